@@ -1,0 +1,42 @@
+-- Per enrolled pupil: the counts the school signals read, over the windows of flag-rules.md.
+--   last_month: the last complete calendar month before T
+--   school_year: from the latest 1 April ≤ T to T
+--   recent: the S3/S4 recent window ending T; baseline: the days before it (T − 119 … T − 30 by default)
+{% set recent = rule('S3', 'recent_days') %}
+{% set baseline = rule('S3', 'baseline_days') %}
+{% set nurse_recent = rule('S4', 'recent_days') %}
+{% set nurse_baseline = rule('S4', 'baseline_days') %}
+
+with bounds as (
+    select
+        date_trunc('month', {{ as_of() }}) - interval 1 month as last_month_start,
+        date_trunc('month', {{ as_of() }}) as this_month_start,
+        make_date(year({{ as_of() }}) - case when month({{ as_of() }}) < 4 then 1 else 0 end, 4, 1) as school_year_start
+),
+
+attendance as (
+    select a.*, p.address_code
+    from {{ ref('stg_school__attendance') }} as a
+    inner join {{ ref('int_pupils') }} as p using (pupil_id)
+    where a.school_day <= {{ as_of() }}
+)
+
+select
+    a.address_code,
+    a.pupil_id,
+    any_value(b.last_month_start) as last_month_start,
+    count(*) filter (where a.is_absent and a.school_day >= b.last_month_start
+                                       and a.school_day < b.this_month_start) as absences_last_month,
+    any_value(b.school_year_start) as school_year_start,
+    count(*) filter (where a.is_absent and a.school_day >= b.school_year_start) as absences_school_year,
+    count(*) filter (where a.is_late_or_early and {{ within_days('a.school_day', recent) }}) as late_recent,
+    count(*) filter (where a.is_late_or_early
+                       and a.school_day > {{ as_of() }} - interval ({{ recent }} + {{ baseline }}) day
+                       and a.school_day <= {{ as_of() }} - interval ({{ recent }}) day) as late_baseline,
+    count(*) filter (where a.visited_nurse and {{ within_days('a.school_day', nurse_recent) }}) as nurse_recent,
+    count(*) filter (where a.visited_nurse
+                       and a.school_day > {{ as_of() }} - interval ({{ nurse_recent }} + {{ nurse_baseline }}) day
+                       and a.school_day <= {{ as_of() }} - interval ({{ nurse_recent }}) day) as nurse_baseline
+from attendance as a
+cross join bounds as b
+group by a.address_code, a.pupil_id

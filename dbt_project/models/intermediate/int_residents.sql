@@ -1,0 +1,15 @@
+-- Residents (住民) of the registry on T, with their completed age on T.
+select
+    address_code,
+    household_code,
+    full_name,
+    full_name_kana,
+    birth_date,
+    {{ age_on('birth_date', as_of()) }} as age,
+    sex,
+    relation,
+    address,
+    area_code
+from {{ ref('stg_registry__residents') }}
+where is_resident
+  and birth_date <= {{ as_of() }}

@@ -1,0 +1,9 @@
+-- One row per night the list was made, even when nobody was flagged.
+{{ config(materialized='incremental', unique_key='as_of', incremental_strategy='delete+insert') }}
+
+select
+    {{ as_of() }} as as_of,
+    '{{ var("rules")["version"] }}' as rule_version,
+    (select count(*) from {{ ref('flagged_children') }}) as flagged_children,
+    (select count(*) from {{ ref('child_signals') }}) as children,
+    current_timestamp as made_at

@@ -1,0 +1,141 @@
+"""The `mimamori` command: generate a synthetic municipality, run the nightly pipeline.
+
+    mimamori generate --preset kaga --seed 1 --as-of 2026-11-30 --out data/municipality [--dirty] [--days 1]
+    mimamori nightly --landing data/municipality/landing --home data [--as-of 2026-11-30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+TELEMETRY_OFF = {"DAGSTER_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+DAGSTER_YAML = """\
+# Written by `mimamori nightly`: runs and event logs in SQLite under this folder (the embedded default).
+telemetry:
+  enabled: false
+"""
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from seeds.generator import generate
+
+    started = time.perf_counter()
+    result = generate(args.preset, args.seed, args.as_of, Path(args.out), dirty=args.dirty, days=args.days)
+    print(f"generated the {result.preset} municipality (seed {result.seed}, as of {result.as_of}) "
+          f"in {time.perf_counter() - started:.1f} s")
+    print(f"  residents {result.residents:,}  children {result.children:,}  pupils {result.pupils:,}  "
+          f"planted multi-domain children {result.planted_children:,}")
+    print(f"  landing  {result.landing}  ({len(result.files)} files)")
+    print(f"  answers  {result.answers}  (not for the pipeline: what the generator planted)")
+    return 0
+
+
+def prepare_environment(home: Path, landing: Path) -> None:
+    """Environment of the in-process run: the instance under HOME/.dagster, telemetry off, dbt's home."""
+    dagster_home = home / ".dagster"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    if not (dagster_home / "dagster.yaml").exists():
+        (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
+    os.environ.update(TELEMETRY_OFF)
+    os.environ.update({"DAGSTER_HOME": str(dagster_home), "MIMAMORI_HOME": str(home),
+                       "MIMAMORI_LANDING": str(landing)})
+
+
+def ensure_dbt_manifest(force: bool = False) -> Path:
+    """dagster-dbt loads the manifest at import time: (re)parse when it is missing or older than the project."""
+    from pipelines.config import CONFIG_DIR, PROJECT_ROOT
+
+    project = PROJECT_ROOT / "dbt_project"
+    manifest = project / "target" / "manifest.json"
+    sources = [p for p in project.rglob("*") if p.suffix in {".sql", ".yml"} and "target" not in p.parts]
+    sources += list(CONFIG_DIR.glob("*.yml"))
+    if force or not manifest.exists() or max(p.stat().st_mtime for p in sources) > manifest.stat().st_mtime:
+        from pipelines.defs.linkage.vars import dbt_vars
+        from pipelines.resources import today_in_tokyo
+
+        dbt = Path(sys.executable).with_name("dbt")
+        env = {**os.environ, **TELEMETRY_OFF}
+        env.setdefault("MIMAMORI_HOME", str(PROJECT_ROOT / "data"))
+        subprocess.run([str(dbt), "parse", "--quiet", "--project-dir", str(project), "--profiles-dir",
+                        str(project), "--vars", json.dumps(dbt_vars(today_in_tokyo()), ensure_ascii=False)],
+                       check=True, env=env)
+    return manifest
+
+
+def cmd_dbt_parse(args: argparse.Namespace) -> int:
+    print(f"dbt manifest: {ensure_dbt_manifest(force=True)}")
+    return 0
+
+
+def cmd_nightly(args: argparse.Namespace) -> int:
+    home, landing = Path(args.home).resolve(), Path(args.landing).resolve()
+    if not landing.is_dir():
+        print(f"mimamori nightly: no landing folder at {landing}", file=sys.stderr)
+        return 2
+    prepare_environment(home, landing)
+    ensure_dbt_manifest()
+
+    from dagster import DagsterInstance
+
+    from pipelines.definitions import defs
+    from pipelines.resources import AS_OF_TAG, today_in_tokyo
+    from pipelines.summary import print_summary
+
+    as_of = args.as_of or today_in_tokyo()
+    started = time.perf_counter()
+    with DagsterInstance.get() as instance:
+        result = defs.get_job_def("nightly").execute_in_process(
+            instance=instance, tags={AS_OF_TAG: as_of.isoformat()}, raise_on_error=False)
+    print_summary(home, landing, as_of, result, time.perf_counter() - started)
+    return 0 if result.success else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    from seeds.generator import PRESETS
+
+    parser = argparse.ArgumentParser(prog="mimamori", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write a synthetic municipality's extracts and answer file")
+    gen.add_argument("--preset", choices=list(PRESETS), default="tiny")
+    gen.add_argument("--seed", type=int, default=1)
+    gen.add_argument("--as-of", type=_date, default=None, help="extraction date T (default: today, Asia/Tokyo)")
+    gen.add_argument("--out", required=True, help="folder for landing/ and answers/")
+    gen.add_argument("--dirty", action="store_true", help="add the messiness of real extracts")
+    gen.add_argument("--days", type=int, default=1,
+                     help="daily attendance deltas after the base file (snapshots at T-days and T)")
+    gen.set_defaults(func=cmd_generate)
+
+    night = sub.add_parser("nightly", help="run the whole nightly pipeline in process")
+    night.add_argument("--landing", required=True, help="the departments' landing folder")
+    night.add_argument("--home", default="./data", help="stores, exports, quarantine and the Dagster instance")
+    night.add_argument("--as-of", type=_date, default=None, help="T (default: today, Asia/Tokyo)")
+    night.set_defaults(func=cmd_nightly)
+
+    parse = sub.add_parser("dbt-parse", help="write the dbt manifest that the Dagster definitions load")
+    parse.set_defaults(func=cmd_dbt_parse)
+
+    args = parser.parse_args(argv)
+    if getattr(args, "as_of", None) is None and args.command == "generate":
+        from pipelines.resources import today_in_tokyo
+        args.as_of = today_in_tokyo()
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

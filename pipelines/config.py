@@ -1,0 +1,33 @@
+"""The municipality's configuration files (config/): the flag rules and the support offices."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = PROJECT_ROOT / "config"
+
+
+@cache
+def load_yaml(path: Path) -> dict:
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def rules(path: Path | None = None) -> dict:
+    """config/rules.yml: the rule set, with its version (recorded with every list)."""
+    cfg = load_yaml(path or CONFIG_DIR / "rules.yml")
+    missing = {"version", "min_domains", "signals"} - set(cfg)
+    if missing:
+        raise ValueError(f"rules.yml: missing {', '.join(sorted(missing))}")
+    return cfg
+
+
+def offices(path: Path | None = None) -> dict:
+    """config/offices.yml: support offices, the town-block prefixes each serves, and the default office."""
+    cfg = load_yaml(path or CONFIG_DIR / "offices.yml")
+    return {"default_office": cfg.get("default_office") or {"code": "00", "name": "こども家庭センター"},
+            "offices": cfg.get("offices") or []}

@@ -1,0 +1,25 @@
+"""The one Definitions object of the mimamori code location (workspace.yaml loads this module)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from pipelines.defs.ingest.assets import extract_assets
+from pipelines.defs.jobs import nightly_job
+from pipelines.defs.linkage.assets import dbt_project, mimamori_dbt_models
+from pipelines.resources import MimamoriHome
+
+defs = dg.Definitions(
+    assets=[*extract_assets, mimamori_dbt_models],
+    jobs=[nightly_job],
+    resources={
+        "home": MimamoriHome(home=dg.EnvVar("MIMAMORI_HOME"), landing=dg.EnvVar("MIMAMORI_LANDING")),
+        # the dbt of this environment, whether or not the venv is on PATH
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))),
+    },
+    executor=dg.in_process_executor,
+)

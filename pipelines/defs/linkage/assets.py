@@ -1,0 +1,23 @@
+"""The dbt models (dbt-duckdb) as Dagster assets, downstream of the ingest assets; dbt tests are checks."""
+
+
+import json
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+
+from pipelines.defs.linkage.translator import MimamoriTranslator
+from pipelines.defs.linkage.vars import dbt_vars
+from pipelines.resources import run_as_of
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+dbt_project.prepare_if_dev()  # only under `dagster dev`; elsewhere `make` runs `dbt parse` first
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=MimamoriTranslator())
+def mimamori_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """Staging views, linkage tables and the marts: the flag list on T with its reasons."""
+    args = ["build", "--vars", json.dumps(dbt_vars(run_as_of(context)), ensure_ascii=False)]
+    yield from dbt.cli(args, context=context).stream()

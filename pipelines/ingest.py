@@ -1,0 +1,267 @@
+"""Reading one department file under the contract: decode, parse, normalise, validate, split.
+
+A file either yields (valid rows, quarantined rows with reasons) whose counts add up to the rows read,
+or it is rejected whole with an ``ExtractRejected`` naming the file, the line and the problem. The file
+itself is only ever read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pandera.polars as pa
+import polars as pl
+
+from pipelines.normalize import PROBLEMS, normalise
+from schemas.contract import EXTRACTS, Extract
+from schemas.extracts import SCHEMAS
+
+FILE_PATTERN = re.compile(r"^(?P<extract>[a-z]+)_(?P<stamp>\d{8})\.csv$")
+BOM = b"\xef\xbb\xbf"
+CHUNK = 64 * 1024 * 1024
+LINE = "_line"  # the row's line number in the source file (the header is line 1)
+
+
+class ExtractRejected(Exception):
+    """A file that cannot be read as the contract. The message names the file, the line and the problem."""
+
+    def __init__(self, path: Path, line: int | None, problem: str):
+        self.path, self.line, self.problem = Path(path), line, problem
+        where = f" {line}行目" if line else ""
+        super().__init__(f"{self.path.name}{where}: {problem}")
+
+
+@dataclass(frozen=True)
+class ExtractFile:
+    path: Path
+    extract: str
+    extracted_on: date
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def landing_files(landing: Path, as_of: date) -> dict[str, list[ExtractFile]]:
+    """Every contract file in the landing folder dated ≤ as_of, oldest first, by extract."""
+    found: dict[str, list[ExtractFile]] = {name: [] for name in EXTRACTS}
+    for path in sorted(Path(landing).glob("*.csv")):
+        m = FILE_PATTERN.match(path.name)
+        if not m or m["extract"] not in EXTRACTS:
+            continue
+        try:
+            stamp = date(int(m["stamp"][:4]), int(m["stamp"][4:6]), int(m["stamp"][6:]))
+        except ValueError:
+            continue
+        if stamp <= as_of:
+            found[m["extract"]].append(ExtractFile(path, m["extract"], stamp))
+    for files in found.values():
+        files.sort(key=lambda f: (f.extracted_on, f.name))
+    return found
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------ decoding
+
+
+def _transcode(data: bytes, encoding: str) -> bytes:
+    """Decode strictly in chunks and return UTF-8; UnicodeDecodeError.start is the file's byte offset."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    out = io.BytesIO()
+    for lo in range(0, len(data), CHUNK):
+        try:
+            out.write(decoder.decode(data[lo:lo + CHUNK], final=lo + CHUNK >= len(data)).encode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise UnicodeDecodeError(e.encoding, data, lo + e.start, lo + e.end, e.reason) from None
+    if len(data) == 0:
+        return b""
+    return out.getvalue()
+
+
+def decode(path: Path, data: bytes) -> tuple[str, bytes]:
+    """(encoding, UTF-8 bytes without BOM). UTF-8 with BOM, then UTF-8, then CP932; never a silent guess.
+
+    A CP932 file is (in practice) never valid UTF-8, so trying UTF-8 first cannot misread one. When
+    neither reads, the error reported is the one of the encoding that read further.
+    """
+    if data.startswith(BOM):
+        candidates = [("utf-8-sig", "utf-8", BOM)]
+    else:
+        candidates = [("utf-8", "utf-8", b""), ("cp932", "cp932", b"")]
+    errors: list[tuple[int, str, UnicodeDecodeError]] = []
+    for label, codec, skip in candidates:
+        try:
+            return label, _transcode(data[len(skip):], codec)
+        except UnicodeDecodeError as e:
+            errors.append((e.start + len(skip), label, e))
+    offset, label, err = max(errors, key=lambda x: x[0])
+    line = data.count(b"\n", 0, offset) + 1
+    bad = data[offset:offset + 2].hex(" ")
+    raise ExtractRejected(path, line, f"文字コード {label} として読めないバイトがあります"
+                                      f"（バイト位置 {offset}、0x{bad}）")
+
+
+# ------------------------------------------------------------------------------------------ parsing
+
+
+@dataclass
+class ReadResult:
+    file: ExtractFile
+    encoding: str
+    sha256: str
+    size_bytes: int
+    raw: pl.DataFrame  # _line + the contract's columns as text (Japanese headers)
+    shape_problems: pl.DataFrame  # _line, problem: lines whose field count differs from the header
+    extra_columns: list[str]
+    blank_lines: int
+
+    @property
+    def rows_read(self) -> int:
+        return self.raw.height
+
+
+def read_extract(file: ExtractFile) -> ReadResult:
+    extract = EXTRACTS[file.extract]
+    data = file.path.read_bytes()
+    sha256 = hashlib.sha256(data).hexdigest()
+    if not data[:65536].strip(BOM + b" \r\n\t") and len(data) <= 65536:
+        raise ExtractRejected(file.path, 1, "ファイルが空です（ヘッダー行がありません）")
+    encoding, text = decode(file.path, data)
+    header_line = text[:text.find(b"\n")] if b"\n" in text[:65536] else text
+    header = [h.strip(" \u3000\t\r") for h in next(csv.reader([header_line.decode("utf-8")]))]
+    missing = [c.japanese for c in extract.columns if c.required and c.japanese not in header]
+    if missing:
+        known = sum(1 for h in header if h in extract.headers)
+        problem = "ヘッダー行がありません" if known == 0 else f"必須列がありません: {', '.join(missing)}"
+        raise ExtractRejected(file.path, 1, problem)
+    if len(set(header)) != len(header):
+        dup = sorted({h for h in header if header.count(h) > 1})
+        raise ExtractRejected(file.path, 1, f"同じ列名が複数あります: {', '.join(dup)}")
+
+    lines = _lines(text)
+    fields = lines.select(
+        pl.col("line").str.replace_all('"[^"]*"', "").str.count_matches(",").fill_null(-1) + 1).to_series()
+    max_fields = max(int(fields.max() or 0), len(header))
+    names = header + [f"_extra_field_{i}" for i in range(max_fields - len(header))]
+    schema = {n: pl.String for n in names}
+    raw = pl.read_csv(io.BytesIO(text), has_header=False, skip_lines=1, schema=schema, missing_columns="insert",
+                      truncate_ragged_lines=True, empty_string_is_null=False, raise_if_empty=False) \
+        if lines.height else pl.DataFrame(schema=schema)
+    if raw.height != lines.height:
+        first = lines.with_row_index().filter(
+            pl.col("line").str.count_matches('"').fill_null(0) % 2 == 1)["index"].first()
+        raise ExtractRejected(file.path, (first or 0) + 2,
+                              "引用符の中に改行があるか、引用符が閉じていません（1行1件の契約に合いません）")
+    raw = raw.with_columns(pl.int_range(2, raw.height + 2).alias(LINE), _fields=fields)
+    blank = raw.select(pl.col("_fields") == 0).to_series() | lines["line"].is_null()
+    raw = raw.filter(~blank)
+    shape = raw.filter(pl.col("_fields") != len(header)).select(
+        LINE, problem=pl.format("列数が{}です（ヘッダーは{}列）", pl.col("_fields"), pl.lit(len(header))))
+    extra = [h for h in header if h not in extract.headers]
+    keep = [c.japanese for c in extract.columns]
+    raw = raw.select(LINE, *[pl.col(c) if c in header else pl.lit(None, pl.String).alias(c) for c in keep])
+    return ReadResult(file, encoding, sha256, len(data), raw, shape, extra, int(blank.sum()))
+
+
+def _lines(text: bytes) -> pl.DataFrame:
+    """The lines after the header (CR stripped), to count each line's fields and to find blank lines."""
+    lines = pl.read_csv(io.BytesIO(text), separator="\x1f", quote_char=None, has_header=False, skip_lines=1,
+                        new_columns=["line"], infer_schema=False, raise_if_empty=False)
+    return lines if lines.width else pl.DataFrame(schema={"line": pl.String})
+
+
+# ------------------------------------------------------------------------------------------ validating
+
+
+@dataclass
+class ValidatedExtract:
+    read: ReadResult
+    valid: pl.DataFrame  # typed, English column names, with _line
+    quarantine: pl.DataFrame  # 行番号, 理由, then the original text columns
+    reasons: dict[str, int] = field(default_factory=dict)  # reason (without the value) → rows
+
+    @property
+    def rows_loaded(self) -> int:
+        return self.valid.height
+
+    @property
+    def rows_quarantined(self) -> int:
+        return self.quarantine.height
+
+    def reconciles(self) -> bool:
+        return self.read.rows_read == self.rows_loaded + self.rows_quarantined
+
+
+def validate(read: ReadResult, as_of: date) -> ValidatedExtract:
+    """Normalise, run the extract's pandera schema, and split valid rows from quarantined ones."""
+    extract = EXTRACTS[read.file.extract]
+    typed = normalise(read.raw, extract)
+    shape = read.shape_problems.group_by(LINE).agg(pl.col("problem"))
+    typed = typed.join(shape, on=LINE, how="left").with_columns(
+        pl.concat_list(pl.col("problem").fill_null([]), PROBLEMS).alias(PROBLEMS)).drop("problem")
+    readable = typed.filter(pl.col(PROBLEMS).list.len() == 0).drop(PROBLEMS)
+    schema_problems = _schema_problems(readable, SCHEMAS[extract.name](read.file.extracted_on), extract)
+    problems = pl.concat([
+        typed.filter(pl.col(PROBLEMS).list.len() > 0).select(LINE, pl.col(PROBLEMS).alias("problem"))
+        .explode("problem"),
+        schema_problems,
+    ])
+    by_line = problems.group_by(LINE).agg(理由=pl.col("problem").unique(maintain_order=True).str.join("; "))
+    valid = readable.join(by_line, on=LINE, how="anti")
+    quarantine = read.raw.join(by_line, on=LINE, how="inner").sort(LINE).select(
+        pl.col(LINE).alias("行番号"), "理由", *[c.japanese for c in extract.columns])
+    reasons = problems.select(pl.col("problem").str.replace(r"「.*」", "")).to_series().value_counts()
+    return ValidatedExtract(read, valid, quarantine,
+                            {r: int(n) for r, n in zip(reasons["problem"], reasons["count"])})
+
+
+def _schema_problems(df: pl.DataFrame, schema: pa.DataFrameSchema, extract: Extract) -> pl.DataFrame:
+    """pandera's failure cases as (line, reason): the check's Japanese error, and the value for column checks."""
+    empty = pl.DataFrame(schema={LINE: pl.Int64, "problem": pl.String})
+    try:
+        schema.validate(df.drop(LINE), lazy=True)
+        return empty
+    except pa.errors.SchemaErrors as e:
+        cases = e.failure_cases
+    if "index" not in cases.columns or cases["index"].null_count() == cases.height:
+        raise ValueError(f"{extract.name}: schema failed as a whole: {cases}")  # a bug, not bad data
+    # For a duplicate, name the line that holds the key first.
+    first = pl.col(LINE).min().over(list(extract.unique)) if extract.unique else pl.lit(None)
+    lines = df.select(LINE, first.alias("first_line")).with_row_index("index").with_columns(
+        pl.col("index").cast(pl.Int32))
+    japanese = {c.name: c.japanese for c in extract.columns}
+    return cases.filter(pl.col("index").is_not_null()).join(lines, on="index").select(
+        pl.col(LINE).cast(pl.Int64),
+        problem=pl.when(pl.col("check") == "not_nullable").then(
+            pl.format("{}: 必須項目が空です", pl.col("column").replace(japanese)))
+        .when(pl.col("check").str.ends_with("が重複しています")).then(
+            pl.format("{}（{}行目と同じ）", "check", "first_line"))
+        .when(pl.col("column").is_not_null()).then(pl.format("{}（「{}」）", "check", "failure_case"))
+        .otherwise(pl.col("check")))
+
+
+def write_quarantine(validated: ValidatedExtract, folder: Path) -> Path | None:
+    """``<folder>/<file stem>.csv`` in UTF-8 with BOM (Excel opens it in Japanese); none when no row failed."""
+    path = Path(folder) / f"{validated.read.file.path.stem}.csv"
+    if validated.rows_quarantined == 0:
+        path.unlink(missing_ok=True)
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as out:
+        out.write(BOM)
+        validated.quarantine.write_csv(out)
+    return path

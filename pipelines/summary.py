@@ -1,0 +1,108 @@
+"""The run summary printed by `mimamori nightly` and kept as HOME/reports/<as-of>/summary.{txt,json}.
+
+Counts only, never a child's identity: it goes to the data team's terminal and logs.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.warehouse import connect, table_exists
+
+
+def collect(home: Path, as_of: date, result: dg.ExecuteInProcessResult | None = None) -> dict:
+    summary: dict = {"as_of": as_of.isoformat(), "success": bool(result.success) if result else None}
+    db = home / "warehouse" / "restricted.duckdb"
+    with connect(db, read_only=True) as con:
+        sources = con.execute("""
+            select extract, file_name, status, message, rows_read, rows_loaded, rows_quarantined
+            from raw.load_log where as_of = ? and run_id = (select run_id from raw.load_log where as_of = ?
+                                                            order by logged_at desc limit 1)
+            order by extract, file_name""", [as_of, as_of]).fetchall() if table_exists(con, "raw.load_log") else []
+        summary["files"] = [dict(zip(("extract", "file", "status", "message", "rows_read", "rows_loaded",
+                                      "rows_quarantined"), row)) for row in sources]
+        current = {}
+        for extract in ("jumin", "zei", "fukushi", "gakureibo", "shukketsu", "kenshin"):
+            if table_exists(con, f"raw.{extract}"):
+                current[extract] = str(con.execute(f"select max(_extracted_on) from raw.{extract}").fetchone()[0])
+        summary["data_extracted_on"] = current
+        if table_exists(con, "marts.flagged_children") and table_exists(con, "marts.child_signals"):
+            summary["children"] = con.execute(
+                "select count(*) from marts.child_signals where as_of = ?", [as_of]).fetchone()[0]
+            rows = con.execute("select change_since_previous, count(*) from marts.flagged_children "
+                               "where as_of = ? group by all", [as_of]).fetchall()
+            summary["flagged"] = {k: v for k, v in rows}
+            summary["released"] = con.execute("select count(*) from marts.released_children").fetchone()[0]
+            summary["by_office"] = {f"{c} {n}": v for c, n, v in con.execute(
+                "select office_code, office_name, count(*) from marts.flagged_children where as_of = ? "
+                "group by all order by 1", [as_of]).fetchall()}
+            summary["default_office_children"] = con.execute(
+                "select count(*) from marts.flagged_children where as_of = ? and is_default_office",
+                [as_of]).fetchone()[0]
+            summary["by_domain"] = {d: v for d, v in con.execute(
+                "select d, count(*) from (select unnest(string_split(domains, '・')) as d "
+                "from marts.flagged_children where as_of = ?) group by d order by 2 desc", [as_of]).fetchall()}
+    if result is not None:
+        failed = [f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:"
+                  f"{e.asset_check_evaluation_data.check_name}"
+                  for e in result.all_events
+                  if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed]
+        summary["failed_checks"] = failed
+        summary["failed_steps"] = [e.step_key for e in result.all_events if e.is_step_failure]
+    return summary
+
+
+def render(summary: dict, home: Path, landing: Path, seconds: float | None = None) -> str:
+    lines = [f"mimamori nightly — as of {summary['as_of']}"
+             + (f" — {'succeeded' if summary.get('success') else 'FAILED'}" if summary.get("success") is not None
+                else "") + (f" in {seconds:.1f} s" if seconds else "")]
+    lines.append("")
+    lines.append("Department files tonight:")
+    for f in summary["files"]:
+        if f["status"] == "loaded":
+            lines.append(f"  {f['file']:<28} read {f['rows_read']:>10,}  loaded {f['rows_loaded']:>10,}  "
+                         f"quarantined {f['rows_quarantined']:>6,}")
+        else:
+            lines.append(f"  {f['file']:<28} REJECTED: {f['message']}")
+    stale = {k: v for k, v in summary.get("data_extracted_on", {}).items()}
+    lines.append("  data in use (extraction date): " + ", ".join(f"{k} {v}" for k, v in stale.items()))
+    if "children" in summary:
+        flagged = summary.get("flagged", {})
+        lines += ["", f"Children in the population: {summary['children']:,}",
+                  f"Flagged: {sum(flagged.values()):,} (新規 new {flagged.get('新規', 0):,}, "
+                  f"継続 continuing {flagged.get('継続', 0):,}); 解除 released since last run: "
+                  f"{summary.get('released', 0):,}"]
+        lines.append("  by office: " + (", ".join(f"{k}: {v}" for k, v in summary["by_office"].items()) or "none"))
+        if summary.get("default_office_children"):
+            lines.append(f"  {summary['default_office_children']} flagged children live in areas no office "
+                         f"covers: sent to the default office")
+        lines.append("  by domain: " + (", ".join(f"{k}: {v}" for k, v in summary["by_domain"].items()) or "none"))
+    if summary.get("failed_checks"):
+        lines += ["", "Checks that failed: " + ", ".join(summary["failed_checks"])]
+    if summary.get("failed_steps"):
+        lines += ["", "Steps that failed: " + ", ".join(summary["failed_steps"])]
+    lines += ["", "Where things are:",
+              f"  landing (department files)     {landing}",
+              f"  restricted store (names)       {home / 'warehouse' / 'restricted.duckdb'}",
+              f"  quarantine (rows set aside)    {home / 'quarantine' / summary['as_of']}",
+              f"  caseworker exports             {home / 'exports' / summary['as_of']}",
+              f"  run summary                    {home / 'reports' / summary['as_of'] / 'summary.txt'}",
+              f"  Dagster instance (make ui)     {home / '.dagster'}"]
+    return "\n".join(lines)
+
+
+def print_summary(home: Path, landing: Path, as_of: date, result: dg.ExecuteInProcessResult,
+                  seconds: float) -> dict:
+    summary = collect(home, as_of, result)
+    text = render(summary, home, landing, seconds)
+    folder = home / "reports" / as_of.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "summary.txt").write_text(text + "\n", encoding="utf-8")
+    (folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n",
+                                         encoding="utf-8")
+    print(text)
+    return summary

@@ -1,0 +1,120 @@
+"""The restricted DuckDB store (総括管理主体 only) and loading validated extracts into it, via Arrow.
+
+Tables of the ``raw`` schema hold each department's rows as typed and validated, with the source file
+and line of every row; ``raw.load_log`` records every file the pipeline loaded or rejected.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import duckdb_ext
+
+from pipelines.ingest import ExtractFile, ValidatedExtract
+
+RESTRICTED = "restricted"  # catalog alias of the restricted store in every connection (dbt's too)
+LOAD_LOG = "raw.load_log"
+
+
+def extension_directory() -> str:
+    """The DuckDB extensions shipped by the duckdb-ext-* packages (nothing is downloaded at run time)."""
+    return os.path.join(list(duckdb_ext.__path__)[0], "extensions")
+
+
+@contextmanager
+def connect(database: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection with the restricted store attached as ``restricted`` and selected."""
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(config={"extension_directory": extension_directory(),
+                                 "autoinstall_known_extensions": False})
+    try:
+        mode = " (READ_ONLY)" if read_only else ""
+        con.execute(f"ATTACH '{database}' AS {RESTRICTED}{mode}")
+        con.execute(f"USE {RESTRICTED}")
+        if not read_only:
+            _ensure_schema(con)
+        yield con
+    finally:
+        con.close()
+
+
+def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    con.execute(f"""
+        CREATE TABLE IF NOT EXISTS {LOAD_LOG} (
+            extract VARCHAR, file_name VARCHAR, extracted_on DATE, sha256 VARCHAR, size_bytes BIGINT,
+            encoding VARCHAR, status VARCHAR, message VARCHAR, rows_read BIGINT, rows_loaded BIGINT,
+            rows_quarantined BIGINT, as_of DATE, run_id VARCHAR, logged_at TIMESTAMPTZ)""")
+
+
+def log_file(con: duckdb.DuckDBPyConnection, file: ExtractFile, *, status: str, as_of: date, run_id: str,
+             validated: ValidatedExtract | None = None, message: str = "", sha256: str = "") -> None:
+    read = validated.read if validated else None
+    con.execute(
+        f"INSERT INTO {LOAD_LOG} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [file.extract, file.name, file.extracted_on, read.sha256 if read else sha256,
+         read.size_bytes if read else file.path.stat().st_size, read.encoding if read else None, status, message,
+         read.rows_read if read else None, validated.rows_loaded if validated else None,
+         validated.rows_quarantined if validated else None, as_of, run_id, datetime.now(timezone.utc)])
+
+
+def loaded_hashes(con: duckdb.DuckDBPyConnection, extract: str) -> set[str]:
+    rows = con.execute(f"SELECT sha256 FROM {LOAD_LOG} WHERE extract = ? AND status = 'loaded'", [extract])
+    return {r[0] for r in rows.fetchall()}
+
+
+def _incoming(validated: ValidatedExtract):
+    """The valid rows as an Arrow table with their provenance (no pandas on the way)."""
+    import polars as pl
+
+    file = validated.read.file
+    return validated.valid.with_columns(
+        _source_file=pl.lit(file.name), _extracted_on=pl.lit(file.extracted_on)).rename(
+        {"_line": "_source_line"}).to_arrow()
+
+
+def replace_snapshot(con: duckdb.DuckDBPyConnection, validated: ValidatedExtract) -> None:
+    """A full snapshot replaces the department's table in one transaction."""
+    table = f"raw.{validated.read.file.extract}"
+    incoming = _incoming(validated)
+    con.register("incoming", incoming)
+    try:
+        con.execute("BEGIN")
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM incoming")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("incoming")
+
+
+def upsert_delta(con: duckdb.DuckDBPyConnection, validated: ValidatedExtract, key: tuple[str, ...]) -> None:
+    """A delta file's rows replace the rows of the same key from files extracted no later than it."""
+    table = f"raw.{validated.read.file.extract}"
+    incoming = _incoming(validated)
+    con.register("incoming", incoming)
+    on = " AND ".join(f"t.{k} = i.{k}" for k in key)
+    try:
+        con.execute("BEGIN")
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM incoming WITH NO DATA")
+        con.execute(f"DELETE FROM {table} t USING incoming i WHERE {on} AND t._extracted_on <= i._extracted_on")
+        con.execute(f"INSERT INTO {table} SELECT i.* FROM incoming i "
+                    f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("incoming")
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = ? "
+                            "AND table_schema = ? AND table_name = ?", [RESTRICTED, schema, name]).fetchone()[0])

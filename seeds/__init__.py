@@ -1,0 +1,1 @@
+"""The synthetic municipality generator (``generator``) and its reference data."""
