@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from pipelines.warehouse import connect, table_exists
 
@@ -97,8 +98,14 @@ def render(summary: dict, home: Path, landing: Path, seconds: float | None = Non
 
 def print_summary(home: Path, landing: Path, as_of: date, result: dg.ExecuteInProcessResult,
                   seconds: float) -> dict:
-    summary = collect(home, as_of, result)
+    try:
+        summary = collect(home, as_of, result)
+    except duckdb.Error as e:  # e.g. a failed step left a dbt process holding the store's lock
+        summary = {"as_of": as_of.isoformat(), "success": bool(result.success), "files": [],
+                   "failed_checks": [], "failed_steps": [], "error": f"could not read the store: {e}"}
     text = render(summary, home, landing, seconds)
+    if summary.get("error"):
+        text += "\n\n" + summary["error"]
     folder = home / "reports" / as_of.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "summary.txt").write_text(text + "\n", encoding="utf-8")

@@ -255,6 +255,7 @@ class MunicipalityGenerator:
             "area": area[hh], "town": town_of_area[area[hh]], "chome": chome_of_area[area[hh]],
             "banchi": banchi[hh], "go": go[hh], "status": status, "change_reason": change_reason,
             "change_day": change_day, "risk": risk[hh], "kind": kind_name[hh], "kids": kids[hh],
+            "body_size": rng.normal(1, 0.07, n),  # a child is consistently larger or smaller than the curve
         }).with_columns(
             child=(pl.col("age") < 18) & (pl.col("status") == "住民"),
             area_code=pl.format("{}{}", (pl.col("area") // 1 + 101).cast(pl.String).str.zfill(3),
@@ -312,7 +313,8 @@ class MunicipalityGenerator:
                                   np.where(junior, "中学校", "小学校"))
         pupil_id = 2_000_000_000 + rng.choice(n * 4, n, replace=False)
         status = np.where(p["change_reason"].to_numpy() == "転出", "転出", "在籍")
-        return p.select("address_code", "household", "area", "risk", "planted", "age", "sex", "birth").with_columns(
+        return p.select("address_code", "household", "area", "risk", "planted", "age", "sex", "birth",
+                        "body_size").with_columns(
             pupil_id=pl.Series(pupil_id.astype(str)), school_code=pl.Series(school_code),
             school_name=pl.Series(school_name), grade=pl.Series(grade), junior=pl.Series(junior),
             class_name=pl.Series(np.char.add(rng.integers(1, 4, n).astype(str), "組")),
@@ -522,13 +524,14 @@ class MunicipalityGenerator:
         age_years = (np.where(attended > 0, attended, sched) - who["birth"].to_numpy()) / 365.25
         # Growth curve (roughly Japanese averages): height and weight by age, with spread.
         height = np.interp(age_years, [0.3, 1.5, 3, 6, 9, 12, 15, 18], [63, 80, 94, 114, 131, 148, 163, 167])
-        height = np.round(height * rng.normal(1, 0.04, n), 1)
+        size = who["body_size"].to_numpy()
+        height = np.round(height * (1 + (size - 1) / 2) * rng.normal(1, 0.01, n), 1)
         weight = np.interp(age_years, [0.3, 1.5, 3, 6, 9, 12, 15, 18], [6.8, 10.3, 14.1, 20.5, 29, 40, 53, 58])
-        weight = weight * rng.normal(1, 0.08, n)
+        weight = weight * size * rng.normal(1, 0.025, n)
         # Planted health findings at the newest school check-up: weight loss and 要精密.
         weight = np.round(np.where(planted_findings, weight * 0.72, weight), 1)
         u = rng.random(n)
-        result = np.where(u < .84, "異常なし", np.where(u < .955, "要観察", np.where(u < .99, "要精密", "要医療")))
+        result = np.where(u < .88, "異常なし", np.where(u < .975, "要観察", np.where(u < .995, "要精密", "要医療")))
         result = np.where(planted_findings, "要精密", result)
         has = attended > 0
         missing = pl.col("attended") < 0

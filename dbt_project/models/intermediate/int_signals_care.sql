@@ -17,9 +17,15 @@ reports as (
     group by m.child_code
 ),
 
+children as (
+    select member_code as address_code from {{ ref('int_household_members') }} where is_self
+),
+
 consultations as (
+    -- C2: the child's own consultation within the window
     select address_code, max(start_date) as fact_date
     from records
+    inner join children using (address_code)
     where programme = '家庭児童相談'
       and {{ within_days('start_date', rule('C2', 'within_days')) }}
     group by address_code
@@ -32,6 +38,7 @@ missed_checkups as (
         arg_max(checkup_kind, scheduled_date) as kind,
         max(scheduled_date) as fact_date
     from {{ ref('stg_health__checkups') }}
+    inner join children using (address_code)
     where checkup_kind in {{ rule_values('C3', 'checkups') }}
       and {{ within_days('scheduled_date', rule('C3', 'within_days')) }}
       and scheduled_date <= {{ as_of() }} - interval ({{ rule('C3', 'grace_days') }}) day
