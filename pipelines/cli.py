@@ -15,14 +15,6 @@ import time
 from datetime import date
 from pathlib import Path
 
-TELEMETRY_OFF = {"DAGSTER_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-DAGSTER_YAML = """\
-# Written by `mimamori nightly`: runs and event logs in SQLite under this folder (the embedded default).
-telemetry:
-  enabled: false
-"""
-
-
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -44,17 +36,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def prepare_environment(home: Path, landing: Path) -> None:
-    """Environment of the in-process run: the instance under HOME/.dagster, telemetry off, dbt's home."""
-    dagster_home = home / ".dagster"
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    if not (dagster_home / "dagster.yaml").exists():
-        (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
-    os.environ.update(TELEMETRY_OFF)
-    os.environ.update({"DAGSTER_HOME": str(dagster_home), "MIMAMORI_HOME": str(home),
-                       "MIMAMORI_LANDING": str(landing)})
-
-
 def ensure_dbt_manifest(force: bool = False) -> Path:
     """dagster-dbt loads the manifest at import time: (re)parse when it is missing or older than the project."""
     from pipelines.config import CONFIG_DIR, PROJECT_ROOT
@@ -68,6 +49,8 @@ def ensure_dbt_manifest(force: bool = False) -> Path:
         from pipelines.resources import today_in_tokyo
 
         dbt = Path(sys.executable).with_name("dbt")
+        from pipelines.nightly import TELEMETRY_OFF
+
         env = {**os.environ, **TELEMETRY_OFF}
         env.setdefault("MIMAMORI_HOME", str(PROJECT_ROOT / "data"))
         subprocess.run([str(dbt), "parse", "--quiet", "--project-dir", str(project), "--profiles-dir",
@@ -82,26 +65,15 @@ def cmd_dbt_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
-    home, landing = Path(args.home).resolve(), Path(args.landing).resolve()
+    from pipelines.nightly import run_nightly
+    from pipelines.resources import today_in_tokyo
+
+    landing = Path(args.landing)
     if not landing.is_dir():
-        print(f"mimamori nightly: no landing folder at {landing}", file=sys.stderr)
+        print(f"mimamori nightly: no landing folder at {landing.resolve()}", file=sys.stderr)
         return 2
-    prepare_environment(home, landing)
-    ensure_dbt_manifest()
-
-    from dagster import DagsterInstance
-
-    from pipelines.definitions import defs
-    from pipelines.resources import AS_OF_TAG, today_in_tokyo
-    from pipelines.summary import print_summary
-
-    as_of = args.as_of or today_in_tokyo()
-    started = time.perf_counter()
-    with DagsterInstance.get() as instance:
-        result = defs.get_job_def("nightly").execute_in_process(
-            instance=instance, tags={AS_OF_TAG: as_of.isoformat()}, raise_on_error=False)
-    print_summary(home, landing, as_of, result, time.perf_counter() - started)
-    return 0 if result.success else 1
+    run = run_nightly(Path(args.home), landing, args.as_of or today_in_tokyo())
+    return 0 if run.result.success else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -436,7 +436,7 @@ class MunicipalityGenerator:
         report |= care & (rng.random(m) < .6)
         consult = (rng.random(m) < r.family_consultations_per_year * 2 * kboost) | (care & ~report)
         consult_day = np.where(care, t - rng.integers(1, 300, m), t - rng.integers(1, 730, m))
-        supported = (report & (rng.random(m) < 0.3)) | (rng.random(m) < r.supported_children * 0.4) \
+        supported = (report & (rng.random(m) < 0.15)) | (rng.random(m) < r.supported_children * 0.4) \
             | (care & (rng.random(m) < .3))
         rep = kids.filter(pl.Series(report))
         records(rep, "児童虐待通告", report_day[report], np.full(rep.height, -1))

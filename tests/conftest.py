@@ -1,0 +1,66 @@
+"""Shared fixtures: a generated tiny municipality (clean and dirty) and a home where the nightly ran.
+
+Everything is real: the generator's files, the pandera schemas, the Dagster job, dbt on DuckDB files.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pipelines.nightly import TELEMETRY_OFF
+
+os.environ.update(TELEMETRY_OFF)
+
+AS_OF = date(2026, 11, 30)
+SEED = 12  # a tiny municipality with planted multi-domain children in school and care
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest() -> Path:
+    """dagster-dbt reads the manifest at import: parse before any test imports the definitions."""
+    from pipelines.cli import ensure_dbt_manifest
+
+    return ensure_dbt_manifest()
+
+
+@pytest.fixture(scope="session")
+def clean_municipality(tmp_path_factory) -> Path:
+    from seeds.generator import generate
+
+    out = tmp_path_factory.mktemp("clean")
+    generate("tiny", SEED, AS_OF, out, dirty=False, days=1)
+    return out
+
+
+@pytest.fixture(scope="session")
+def dirty_municipality(tmp_path_factory) -> Path:
+    from seeds.generator import generate
+
+    out = tmp_path_factory.mktemp("dirty")
+    generate("tiny", SEED, AS_OF, out, dirty=True, days=2)
+    return out
+
+
+@pytest.fixture(scope="session")
+def nightly_home(dirty_municipality, tmp_path_factory):
+    """The dirty municipality run through two consecutive nights (T − 1, then T)."""
+    from datetime import timedelta
+
+    from pipelines.nightly import run_nightly
+
+    home = tmp_path_factory.mktemp("home")
+    landing = dirty_municipality / "landing"
+    first = run_nightly(home, landing, AS_OF - timedelta(days=1), quiet=True)
+    second = run_nightly(home, landing, AS_OF, quiet=True)
+    return {"home": home, "landing": landing, "first": first, "second": second}
+
+
+def restricted(home: Path):
+    """A read-only connection to the restricted store of a home."""
+    from pipelines.warehouse import connect
+
+    return connect(home / "warehouse" / "restricted.duckdb", read_only=True)
