@@ -250,8 +250,8 @@ def _schema_problems(df: pl.DataFrame, schema: pa.DataFrameSchema, extract: Extr
             pl.format("{}: 必須項目が空です", pl.col("column").replace(japanese)))
         .when(pl.col("check").str.ends_with("が重複しています")).then(
             pl.format("{}（{}行目と同じ）", "check", "first_line"))
-        .when(pl.col("column").is_not_null()).then(pl.format("{}（「{}」）", "check", "failure_case"))
-        .otherwise(pl.col("check")))
+        .when(pl.col("schema_context") == "Column").then(pl.format("{}（「{}」）", "check", "failure_case"))
+        .otherwise(pl.col("check")))  # a row-level rule across columns: its message says it all
 
 
 def write_quarantine(validated: ValidatedExtract, folder: Path) -> Path | None:
