@@ -274,7 +274,7 @@ class MunicipalityGenerator:
         chosen = pl.DataFrame({"household": planted["household"],
                                "planted": [[domains[i] for i in p] for p in picks]},
                               schema={"household": pl.Int64, "planted": pl.List(pl.String)})
-        return persons.join(chosen, on="household", how="left").with_columns(
+        return persons.join(chosen, on="household", how="left", maintain_order="left").with_columns(
             planted=pl.when(pl.col("child")).then(pl.col("planted")))
 
     # ------------------------------------------------------------------------------------ school
@@ -376,9 +376,9 @@ class MunicipalityGenerator:
     def _fukushi(self, persons: pl.DataFrame, households: pl.DataFrame, pupils: pl.DataFrame) -> pl.DataFrame:
         rng, r, t = self.rng, self.rates, self.t
         hh = households.join(
-            persons.group_by("household").agg(
+            persons.group_by("household", maintain_order=True).agg(
                 head=pl.col("address_code").first(),
-                planted=pl.col("planted").drop_nulls().first()), on="household")
+                planted=pl.col("planted").drop_nulls().first()), on="household", maintain_order="left")
         with_kids = hh.filter(pl.col("kids") > 0)
         rows: list[pl.DataFrame] = []
 
@@ -419,7 +419,7 @@ class MunicipalityGenerator:
         p_enjo = r.shugaku_enjo_pupils * np.where(pl_risk == 1, 2.5, 0.92)
         econ_pupil = _has_domain(pupils["planted"], "economic")
         enjo = pupils.filter(pl.Series(rng.random(pupils.height) < p_enjo) | econ_pupil).join(
-            persons.select("address_code", "household_code"), on="address_code")
+            persons.select("address_code", "household_code"), on="address_code", maintain_order="left")
         records(enjo, "就学援助", np.full(enjo.height, sy), np.full(enjo.height, sy_end))
         last_year = enjo.filter(pl.Series(rng.random(enjo.height) < 0.15))
         records(last_year, "就学援助", np.full(last_year.height, _days(date(school_year_start(self.as_of).year - 1, 4, 1))),
@@ -458,9 +458,9 @@ class MunicipalityGenerator:
         adults = adults.filter(pl.Series(rng.random(adults.height) >= 0.03))  # no declaration
         n = adults.height
         with_kids = adults["kind"].is_in(["family", "single_parent", "three_generation"]).to_numpy()
-        hh_planted = persons.group_by("household").agg(
+        hh_planted = persons.group_by("household", maintain_order=True).agg(
             econ=pl.col("planted").drop_nulls().first().list.contains("economic").fill_null(False))
-        econ = adults.join(hh_planted, on="household", how="left")["econ"].fill_null(False).to_numpy()
+        econ = adults.join(hh_planted, on="household", how="left", maintain_order="left")["econ"].fill_null(False).to_numpy()
         risk = adults["risk"].to_numpy()
         # Exempt households: decided per household, so every adult of it is 非課税.
         hh_u = rng.random(int(persons["household"].max()) + 1)
