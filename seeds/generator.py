@@ -128,6 +128,8 @@ class MunicipalityGenerator:
         self.rng = np.random.default_rng(seed)
         self.t = _days(as_of)
         self._pools()
+        # The planted domains that the data really carries, per child (a 2-year-old has no attendance).
+        self.realised: dict[str, set[int]] = {"economic": set(), "care": set(), "school": set(), "health": set()}
 
     # Pools of names and towns from faker: the only per-item faker calls, a few hundred in all.
     def _pools(self) -> None:
@@ -338,6 +340,11 @@ class MunicipalityGenerator:
         futoko |= school_planted
         onset = np.where(futoko, rng.integers(0, max(1, d - 25), n), d)
         heavy = rng.uniform(0.45, 0.9, n)
+        # Planted: absent most days since at least two months, so that both S1 and S2 carry it.
+        onset = np.where(school_planted, rng.integers(0, max(1, d - 60), n), onset)
+        heavy = np.where(school_planted, rng.uniform(0.6, 0.95, n), heavy)
+        if d > 60:
+            self.realised["school"] |= set(enrolled.filter(pl.Series(school_planted))["address_code"].to_list())
         surge = school_planted & (rng.random(n) < 0.5)
         tardy = rng.lognormal(np.log(0.012), 0.5, n)
         nurse_rate = rng.lognormal(np.log(0.01), 0.8, n)
@@ -465,7 +472,7 @@ class MunicipalityGenerator:
         # Exempt households: decided per household, so every adult of it is 非課税.
         hh_u = rng.random(int(persons["household"].max()) + 1)
         p_exempt_hh = np.where(with_kids, r.hikazei_households * np.where(risk == 1, 3, 0.8), 0.12)
-        exempt_hh = (hh_u[adults["household"].to_numpy()] < p_exempt_hh) | (econ & (hh_u[adults["household"].to_numpy()] < .7))
+        exempt_hh = (hh_u[adults["household"].to_numpy()] < p_exempt_hh) | econ  # planted: always exempt
         age = adults["age"].to_numpy()
         status = np.where(exempt_hh, 2, np.where(rng.random(n) < 0.05, 1, 0))
         status = np.where((age < 20) & (rng.random(n) < 0.9), 2, status)  # students
@@ -497,6 +504,7 @@ class MunicipalityGenerator:
             # Planted health, infant: the latest past check-up within the year is missed.
             recent = (sched > t - 330) & (sched <= t - 35)
             missed |= health & recent
+            self.realised["health"] |= set(kids.filter(pl.Series(health & recent & keep))["address_code"].to_list())
             frames.append(self._checkups(kids, kind, sched, keep, missed, health & ~recent & False))
         # 学校定期 for pupils: this year's (April–June) and last year's.
         p = pupils.filter(pl.col("enrolment_status") == "在籍")
@@ -506,7 +514,9 @@ class MunicipalityGenerator:
             sched = sy - 365 * year_back + rng.integers(10, 80, p.height)
             keep = (sched <= t) & ((p["grade"].to_numpy() > 1) | p["junior"].to_numpy() | (year_back == 0))
             missed = rng.random(p.height) < 0.02
-            frames.append(self._checkups(p, "学校定期", sched, keep, missed, ph & (year_back == 0)))
+            findings = ph & (year_back == 0) & ~missed & (sched + 14 <= t)
+            frames.append(self._checkups(p, "学校定期", sched, keep, missed, findings))
+            self.realised["health"] |= set(p.filter(pl.Series(findings & keep))["address_code"].to_list())
         # 就学時: next year's first graders, in the autumn.
         upcoming = kids.filter(pl.Series((birth > _days(date(self.as_of.year - 6, 4, 1)))
                                          & (birth <= _days(date(self.as_of.year - 5, 4, 1)))))
@@ -542,9 +552,17 @@ class MunicipalityGenerator:
                         ).filter(pl.Series(keep))
 
     def _planted_answer(self, persons: pl.DataFrame) -> pl.DataFrame:
-        return persons.filter(pl.col("planted").is_not_null()).select(
-            宛名番号=pl.col("address_code").cast(pl.String).str.zfill(15),
-            planted_domains=pl.col("planted").list.join("|"), age=pl.col("age"))
+        """Children whose planted signals really are in the data in two domains or more."""
+        planted = persons.filter(pl.col("planted").is_not_null())
+        for domain in ("economic", "care"):  # household- and child-level records, always written
+            self.realised[domain] |= set(planted.filter(pl.col("planted").list.contains(domain))["address_code"])
+        rows = []
+        for code, domains, age in planted.select("address_code", "planted", "age").iter_rows():
+            kept = [d for d in domains if code in self.realised[d]]
+            if len(kept) >= 2:
+                rows.append((str(code).zfill(15), "|".join(kept), age))
+        return pl.DataFrame(rows, schema={"宛名番号": pl.String, "planted_domains": pl.String, "age": pl.Int64},
+                            orient="row")
 
 
 # ---------------------------------------------------------------------------------------------- files

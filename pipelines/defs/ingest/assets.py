@@ -96,7 +96,8 @@ def _metadata(extract: Extract, report: NightReport, current: tuple | None, home
 def _checks(extract: Extract, report: NightReport, current: tuple | None) -> list[dg.AssetCheckResult]:
     newest_date = report.newest.extracted_on if report.newest else None
     data_date = current[1] if current else None
-    stale = data_date is None or (newest_date is not None and data_date < newest_date)
+    # stale: the table does not hold the newest file dated ≤ T (missing, older, or tonight's was rejected)
+    stale = data_date is None or bool(report.rejected) or (newest_date is not None and data_date < newest_date)
     shares = {v.read.file.name: v.rows_quarantined / max(v.read.rows_read, 1) for v in report.validated}
     return [
         dg.AssetCheckResult(check_name="file_accepted", passed=not report.rejected,

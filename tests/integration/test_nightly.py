@@ -1,0 +1,162 @@
+"""The real nightly job (Dagster, pandera, DuckDB, dbt) on the generated dirty tiny municipality,
+run on two consecutive nights."""
+
+import shutil
+from datetime import timedelta
+
+import polars as pl
+import pytest
+
+from pipelines.nightly import run_nightly
+from tests.conftest import AS_OF, restricted
+
+
+def checks(result) -> dict[str, bool]:
+    return {f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:{e.asset_check_evaluation_data.check_name}":
+            e.asset_check_evaluation_data.passed
+            for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+
+
+def materialization(result, key: str) -> dict:
+    for e in result.all_events:
+        if e.event_type_value == "ASSET_MATERIALIZATION" and \
+                e.event_specific_data.materialization.asset_key.to_user_string() == key:
+            return {k: v.value for k, v in e.event_specific_data.materialization.metadata.items()}
+    raise KeyError(key)
+
+
+def test_both_nights_succeed_and_make_the_list(nightly_home):
+    assert nightly_home["first"].result.success and nightly_home["second"].result.success
+    with restricted(nightly_home["home"]) as con:
+        flagged = con.execute("select count(*) from marts.flagged_children").fetchone()[0]
+        children = con.execute("select count(*) from marts.child_signals").fetchone()[0]
+    assert children > 100 and 0 < flagged < children
+
+
+def test_every_row_of_every_file_is_loaded_or_quarantined(nightly_home):
+    home = nightly_home["home"]
+    with restricted(home) as con:
+        log = con.execute("select extract, file_name, status, rows_read, rows_loaded, rows_quarantined "
+                          "from raw.load_log").pl()
+        assert (log["status"] == "loaded").all()
+        assert (log["rows_read"] == log["rows_loaded"] + log["rows_quarantined"]).all()
+        for row in log.filter(pl.col("extract") != "shukketsu").iter_rows(named=True):
+            if row["file_name"].endswith("20261130.csv"):
+                table_rows = con.execute(f"select count(*) from raw.{row['extract']}").fetchone()[0]
+                assert table_rows == row["rows_loaded"], row
+    quarantined = log["rows_quarantined"].sum()
+    assert quarantined > 0  # the dirty generator plants bad rows
+    files = list((home / "quarantine").rglob("*.csv"))
+    rows_in_files = sum(len(p.read_text(encoding="utf-8-sig").splitlines()) - 1 for p in files)
+    tonight = log.filter(pl.col("file_name").str.contains("2026113") | pl.col("file_name").str.contains("2026112"))
+    assert rows_in_files == tonight["rows_quarantined"].sum()
+
+
+def test_materialisations_record_file_sha256_encoding_and_counts(nightly_home):
+    md = materialization(nightly_home["second"].result, "raw/kenshin")
+    assert md["file"] == "kenshin_20261130.csv" and md["encoding"] == "utf-8-sig" and len(md["sha256"]) == 64
+    assert md["rows_read"] == md["rows_loaded"] + md["rows_quarantined"] and md["rows_quarantined"] > 0
+    assert checks(nightly_home["second"].result)["raw/kenshin:rows_reconcile"]
+
+
+def test_attendance_deltas_load_once_and_a_later_correction_wins(nightly_home):
+    with restricted(nightly_home["home"]) as con:
+        loaded = con.execute("select file_name, count(*) from raw.load_log where extract = 'shukketsu' "
+                             "group by all order by 1").fetchall()
+        # the base file and the first delta on night 1, the second delta on night 2: each once
+        assert [n for _, n in loaded] == [1, 1, 1]
+        dupes = con.execute("select count(*) from (select pupil_id, school_day from raw.shukketsu "
+                            "group by all having count(*) > 1)").fetchone()[0]
+        assert dupes == 0
+        corrected = con.execute(
+            "select count(*) from raw.shukketsu where _source_file = 'shukketsu_20261130.csv' "
+            "and school_day < date '2026-11-30'").fetchone()[0]
+    assert corrected > 0  # rows of earlier days now come from the correcting file
+    md = materialization(nightly_home["second"].result, "raw/shukketsu")
+    assert md["files_already_loaded"] == 2
+
+
+def _table_digest(con, table: str) -> tuple:
+    cols = [c for c in con.execute(f"select * from {table} limit 0").pl().columns if c not in {"made_at"}]
+    return con.execute(f"select count(*), sum(hash({', '.join(cols)})) from {table}").fetchone()
+
+
+def test_the_same_night_run_twice_gives_the_same_tables(nightly_home, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(nightly_home["home"], home, ignore=shutil.ignore_patterns(".dagster"))
+    tables = ["raw.jumin", "raw.zei", "raw.fukushi", "raw.gakureibo", "raw.shukketsu", "raw.kenshin",
+              "marts.child_signals", "marts.flagged_children", "marts.flag_list_history"]
+    with restricted(home) as con:
+        before = {t: _table_digest(con, t) for t in tables}
+    again = run_nightly(home, nightly_home["landing"], AS_OF, quiet=True)
+    assert again.result.success
+    with restricted(home) as con:
+        after = {t: _table_digest(con, t) for t in tables}
+    assert after == before
+
+
+def test_second_night_marks_continuing_children(nightly_home):
+    with restricted(nightly_home["home"]) as con:
+        runs = con.execute("select as_of from marts.flag_list_runs order by 1").fetchall()
+        status = dict(con.execute("select change_since_previous, count(*) from marts.flagged_children "
+                                  "group by all").fetchall())
+        previous = con.execute("select count(*) from marts.flag_list_history where as_of = ?",
+                               [AS_OF - timedelta(days=1)]).fetchone()[0]
+    assert [r[0] for r in runs] == [AS_OF - timedelta(days=1), AS_OF]
+    assert previous > 0 and status.get("継続", 0) > 0
+    assert status.get("継続", 0) <= previous
+
+
+def test_flag_list_carries_reasons_support_and_rule_version(nightly_home):
+    with restricted(nightly_home["home"]) as con:
+        rows = con.execute("select * from marts.flagged_children order by list_order").pl()
+    assert (rows["domain_count"] >= 2).all()
+    assert rows["domain_count"].to_list() == sorted(rows["domain_count"].to_list(), reverse=True)
+    assert rows["rule_version"].unique().to_list() == ["2026.11-default"]
+    assert set(rows["support_status"]) <= {"支援中", "未支援"}
+    for reasons, ids in zip(rows["reasons"], rows["signal_ids"]):
+        assert [line.split(" ")[0] for line in reasons.split("\n")] == ids.to_list()
+
+
+def test_planted_children_are_found(nightly_home, dirty_municipality):
+    planted = pl.read_csv(dirty_municipality / "answers" / "planted_children.csv", schema_overrides={"宛名番号": pl.String})
+    with restricted(nightly_home["home"]) as con:
+        flagged = set(con.execute("select address_code from marts.flagged_children").pl()["address_code"])
+    found = [c for c in planted["宛名番号"] if c in flagged]
+    assert len(found) >= len(planted) // 2, (found, planted)
+
+
+@pytest.fixture
+def home_with_broken_registry(nightly_home, tmp_path):
+    """Tonight's registry file is corrupted; the rest of the landing folder is as it was."""
+    landing = tmp_path / "landing"
+    shutil.copytree(nightly_home["landing"], landing)
+    jumin = landing / "jumin_20261130.csv"
+    data = bytearray(jumin.read_bytes())
+    data[len(data) // 2] = 0xFF  # not a byte of CP932 or UTF-8
+    jumin.write_bytes(bytes(data))
+    home = tmp_path / "home"
+    shutil.copytree(nightly_home["home"], home, ignore=shutil.ignore_patterns(".dagster"))
+    return home, landing, bytes(data)
+
+
+def test_a_rejected_file_keeps_last_good_data_marks_it_stale_and_the_night_goes_on(home_with_broken_registry):
+    home, landing, data = home_with_broken_registry
+    with restricted(home) as con:
+        con.execute("select 1")
+    run = run_nightly(home, landing, AS_OF, quiet=True)
+    assert run.result.success
+    c = checks(run.result)
+    assert c["raw/jumin:file_accepted"] is False and c["raw/jumin:data_current"] is False
+    assert c["raw/zei:file_accepted"] is True
+    assert (landing / "jumin_20261130.csv").read_bytes() == data  # untouched
+    with restricted(home) as con:
+        status, message = con.execute("select status, message from raw.load_log where file_name = "
+                                      "'jumin_20261130.csv' order by logged_at desc limit 1").fetchone()
+        in_use = con.execute("select max(_extracted_on) from raw.jumin").fetchone()[0]
+        flagged = con.execute("select count(*) from marts.flagged_children").fetchone()[0]
+    assert status == "rejected" and "読めないバイト" in message
+    assert str(in_use) == "2026-11-30"  # last good: the copy of tonight's earlier successful load
+    assert flagged > 0
+    md = materialization(run.result, "raw/jumin")
+    assert "jumin_20261130.csv" in md["rejected_files"][0] and "行目" in md["rejected_files"][0]
