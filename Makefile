@@ -40,6 +40,7 @@ run: dbt_project/target/manifest.json
 	$(BIN)/mimamori nightly --landing $(DEMO_DIR)/landing --home $(HOME_DIR) --as-of $(AS_OF)
 
 test: dbt_project/target/manifest.json
+	@.ci/system-packages
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 ui: dbt_project/target/manifest.json

@@ -50,5 +50,5 @@ def run_nightly(home: Path, landing: Path, as_of: date, *, quiet: bool = False) 
         result = defs.resolve_job_def("nightly").execute_in_process(
             instance=instance, tags={AS_OF_TAG: as_of.isoformat()}, raise_on_error=False)
     seconds = time.perf_counter() - started
-    summary = collect(home, as_of, result) if quiet else print_summary(home, landing, as_of, result, seconds)
+    summary = collect(home, as_of, result, landing) if quiet else print_summary(home, landing, as_of, result, seconds)
     return NightlyRun(result, summary, seconds)

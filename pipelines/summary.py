@@ -15,7 +15,8 @@ import duckdb
 from pipelines.warehouse import connect, table_exists
 
 
-def collect(home: Path, as_of: date, result: dg.ExecuteInProcessResult | None = None) -> dict:
+def collect(home: Path, as_of: date, result: dg.ExecuteInProcessResult | None = None,
+            landing: Path | None = None) -> dict:
     summary: dict = {"as_of": as_of.isoformat(), "success": bool(result.success) if result else None}
     db = home / "warehouse" / "restricted.duckdb"
     with connect(db, read_only=True) as con:
@@ -31,6 +32,10 @@ def collect(home: Path, as_of: date, result: dg.ExecuteInProcessResult | None = 
             if table_exists(con, f"raw.{extract}"):
                 current[extract] = str(con.execute(f"select max(_extracted_on) from raw.{extract}").fetchone()[0])
         summary["data_extracted_on"] = current
+        if landing is not None and table_exists(con, "raw.load_log"):
+            from pipelines.export import source_facts
+
+            summary["stale_sources"] = [f for f in source_facts(con, landing, as_of) if f["stale"]]
         if table_exists(con, "marts.flagged_children") and table_exists(con, "marts.child_signals"):
             summary["children"] = con.execute(
                 "select count(*) from marts.child_signals where as_of = ?", [as_of]).fetchone()[0]
@@ -71,6 +76,11 @@ def render(summary: dict, home: Path, landing: Path, seconds: float | None = Non
             lines.append(f"  {f['file']:<28} REJECTED: {f['message']}")
     stale = {k: v for k, v in summary.get("data_extracted_on", {}).items()}
     lines.append("  data in use (extraction date): " + ", ".join(f"{k} {v}" for k, v in stale.items()))
+    for f in summary.get("stale_sources", []):
+        why = f"tonight's file {f['newest_file']} was rejected ({f['rejected']})" if f["rejected"] else \
+            f"the newest file is {f['newest_file'] or 'missing'}"
+        lines.append(f"  STALE {f['extract']} ({f['department']}): using {f['file_in_use'] or 'nothing'} "
+                     f"of {f['extracted_on'] or '-'}: {why}")
     if "children" in summary:
         flagged = summary.get("flagged", {})
         lines += ["", f"Children in the population: {summary['children']:,}",
@@ -99,7 +109,7 @@ def render(summary: dict, home: Path, landing: Path, seconds: float | None = Non
 def print_summary(home: Path, landing: Path, as_of: date, result: dg.ExecuteInProcessResult,
                   seconds: float) -> dict:
     try:
-        summary = collect(home, as_of, result)
+        summary = collect(home, as_of, result, landing)
     except duckdb.Error as e:  # e.g. a failed step left a dbt process holding the store's lock
         summary = {"as_of": as_of.isoformat(), "success": bool(result.success), "files": [],
                    "failed_checks": [], "failed_steps": [], "error": f"could not read the store: {e}"}

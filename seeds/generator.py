@@ -501,11 +501,13 @@ class MunicipalityGenerator:
             sched = birth + offset + rng.integers(0, 30, birth.size)
             keep = (sched <= t + 60) & (sched > t - 6 * 365)
             missed = rng.random(birth.size) < r.infant_checkup_missed * np.where(risk == 1, 3, 0.85)
-            # Planted health, infant: the latest past check-up within the year is missed.
+            # Planted health, infant: a check-up within the year, attended and judged 要精密 (H1). A missed
+            # check-up would be C3, which is the 養育 (care) domain.
             recent = (sched > t - 330) & (sched <= t - 35)
-            missed |= health & recent
-            self.realised["health"] |= set(kids.filter(pl.Series(health & recent & keep))["address_code"].to_list())
-            frames.append(self._checkups(kids, kind, sched, keep, missed, health & ~recent & False))
+            findings = health & recent
+            missed &= ~findings
+            frames.append(self._checkups(kids, kind, sched, keep, missed, findings))
+            self.realised["health"] |= set(kids.filter(pl.Series(findings & keep))["address_code"].to_list())
         # 学校定期 for pupils: this year's (April–June) and last year's.
         p = pupils.filter(pl.col("enrolment_status") == "在籍")
         sy = _days(school_year_start(self.as_of))

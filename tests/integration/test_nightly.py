@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from pipelines.nightly import run_nightly
+from pipelines.summary import render
 from tests.conftest import AS_OF, restricted
 
 
@@ -160,3 +161,12 @@ def test_a_rejected_file_keeps_last_good_data_marks_it_stale_and_the_night_goes_
     assert flagged > 0
     md = materialization(run.result, "raw/jumin")
     assert "jumin_20261130.csv" in md["rejected_files"][0] and "行目" in md["rejected_files"][0]
+
+
+def test_summary_names_the_rejected_source_as_stale(home_with_broken_registry):
+    home, landing, _ = home_with_broken_registry
+    run = run_nightly(home, landing, AS_OF, quiet=True)
+    stale = {f["extract"]: f for f in run.summary["stale_sources"]}
+    assert list(stale) == ["jumin"] and "読めないバイト" in stale["jumin"]["rejected"]
+    rendered = render(run.summary, home, landing)
+    assert "STALE jumin" in rendered and "jumin_20261130.csv was rejected" in rendered
