@@ -32,7 +32,7 @@ def main() -> None:
         generated = generate(args.preset, args.seed, args.as_of, work / "municipality", days=0)
         run = run_nightly(work / "home", Path(generated.landing), args.as_of, quiet=True)
         planted = pl.read_csv(Path(generated.answers) / "planted_children.csv", schema_overrides={"宛名番号": pl.String})
-        with connect(work / "home" / "warehouse" / "restricted.duckdb", read_only=True) as con:
+        with connect(work / "home", read_only=True) as con:
             flagged = con.execute("select address_code, domains from marts.flagged_children").pl()
             children = con.execute("select count(*) from marts.child_signals").fetchone()[0]
     found = planted.join(flagged, left_on="宛名番号", right_on="address_code", how="inner")

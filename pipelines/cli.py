@@ -76,6 +76,53 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     return 0 if run.result.success else 1
 
 
+def cmd_reidentify(args: argparse.Namespace) -> int:
+    """総括管理主体 only: a token back to a child, with the reason written to the audit log first."""
+    import getpass
+
+    from pipelines import config
+    from pipelines.analysis import tokenizer
+    from pipelines.audit import AuditLog
+    from pipelines.keys import key_path
+    from pipelines.warehouse import connect
+
+    home = Path(args.home).resolve()
+    purpose = args.purpose or config.governance()["purpose"]
+    if not key_path(home, f"pseudonym_{purpose}").exists():
+        print(f"mimamori reidentify: no key for purpose {purpose!r} under {home / 'keys'}: "
+              "only the central data manager can re-identify", file=sys.stderr)
+        return 2
+    reason = args.reason.strip()
+    if len(reason) < 2:
+        print("mimamori reidentify: give the reason (--reason), in words", file=sys.stderr)
+        return 2
+    token = tokenizer(home, purpose)
+    with connect(home, read_only=True) as con:
+        people = con.execute("select address_code, household_code, full_name from raw.jumin").fetchall()
+    match = next(((code, name) for code, household, name in people
+                  if token("child", code) == args.token or token("household", household) == args.token), None)
+    AuditLog(home / "audit" / "audit.log").append(
+        "reidentify", token=args.token, purpose=purpose, reason=reason, user=getpass.getuser(),
+        found=match is not None)
+    if match is None:
+        print(f"no person of the registry has token {args.token} (purpose {purpose})", file=sys.stderr)
+        return 1
+    print(f"token {args.token} ({purpose}) → 宛名番号 {match[0]}  {match[1]}")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from pipelines.audit import verify
+
+    log = Path(args.home).resolve() / "audit" / "audit.log"
+    result = verify(log)
+    if result.ok:
+        print(f"audit log intact: {result.entries} entries ({log})")
+        return 0
+    print(f"audit log BROKEN after {result.entries} good entries: {result.problem} ({log})", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     from seeds.generator import PRESETS
 
@@ -98,6 +145,19 @@ def main(argv: list[str] | None = None) -> int:
     night.add_argument("--home", default="./data", help="stores, exports, quarantine and the Dagster instance")
     night.add_argument("--as-of", type=_date, default=None, help="T (default: today, Asia/Tokyo)")
     night.set_defaults(func=cmd_nightly)
+
+    reid = sub.add_parser("reidentify", help="a token back to a child (central data manager only; audited)")
+    reid.add_argument("token")
+    reid.add_argument("--reason", required=True, help="why, in words: written to the audit log")
+    reid.add_argument("--home", default="./data")
+    reid.add_argument("--purpose", default=None, help="the token's purpose (default: config/governance.yml)")
+    reid.set_defaults(func=cmd_reidentify)
+
+    audit = sub.add_parser("audit", help="the hash-chained audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_verify = audit_sub.add_parser("verify", help="check the chain; name the first entry that was tampered")
+    audit_verify.add_argument("--home", default="./data")
+    audit_verify.set_defaults(func=cmd_audit_verify)
 
     parse = sub.add_parser("dbt-parse", help="write the dbt manifest that the Dagster definitions load")
     parse.set_defaults(func=cmd_dbt_parse)

@@ -31,3 +31,12 @@ def offices(path: Path | None = None) -> dict:
     cfg = load_yaml(path or CONFIG_DIR / "offices.yml")
     return {"default_office": cfg.get("default_office") or {"code": "00", "name": "こども家庭センター"},
             "offices": cfg.get("offices") or []}
+
+
+def governance(path: Path | None = None) -> dict:
+    """config/governance.yml: small-cell threshold, retention periods, the analysts' token purpose."""
+    cfg = load_yaml(path or CONFIG_DIR / "governance.yml")
+    return {"small_cell_threshold": int(cfg.get("small_cell_threshold", 5)),
+            "removed_person_days": int(cfg.get("retention", {}).get("removed_person_days", 90)),
+            "export_days": int(cfg.get("retention", {}).get("export_days", 30)),
+            "purpose": cfg.get("pseudonyms", {}).get("purpose", "analysis")}

@@ -8,14 +8,16 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from pipelines.defs.analysis.assets import analysis_marts
 from pipelines.defs.export.assets import caseworker_lists
+from pipelines.defs.governance.assets import retention_purge
 from pipelines.defs.ingest.assets import extract_assets
 from pipelines.defs.jobs import nightly_job
 from pipelines.defs.linkage.assets import dbt_project, mimamori_dbt_models
 from pipelines.resources import MimamoriHome
 
 defs = dg.Definitions(
-    assets=[*extract_assets, mimamori_dbt_models, caseworker_lists],
+    assets=[*extract_assets, mimamori_dbt_models, caseworker_lists, analysis_marts, retention_purge],
     jobs=[nightly_job],
     resources={
         "home": MimamoriHome(home=dg.EnvVar("MIMAMORI_HOME"), landing=dg.EnvVar("MIMAMORI_LANDING")),

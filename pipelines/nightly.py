@@ -27,6 +27,16 @@ def prepare_environment(home: Path, landing: Path) -> None:
     os.environ.update(TELEMETRY_OFF)
     os.environ.update({"DAGSTER_HOME": str(dagster_home), "MIMAMORI_HOME": str(home),
                        "MIMAMORI_LANDING": str(landing)})
+    os.environ.update(dbt_environment(home))
+
+
+def dbt_environment(home: Path) -> dict[str, str]:
+    """What dbt's profile reads: the store's key (handed over in the environment, never on a command line)
+    and the packaged DuckDB extensions."""
+    from pipelines.keys import secret
+    from pipelines.warehouse import extension_directory
+
+    return {"MIMAMORI_DB_KEY": secret(home, "restricted_db"), "MIMAMORI_DUCKDB_EXTENSIONS": extension_directory()}
 
 
 @dataclass
@@ -45,10 +55,16 @@ def run_nightly(home: Path, landing: Path, as_of: date, *, quiet: bool = False) 
     home, landing = Path(home).resolve(), Path(landing).resolve()
     prepare_environment(home, landing)
     ensure_dbt_manifest()
+    from pipelines.audit import AuditLog
+
+    audit = AuditLog(home / "audit" / "audit.log")
     started = time.perf_counter()
+    audit.append("run_started", as_of=as_of.isoformat(), landing=str(landing))
     with dg.DagsterInstance.get() as instance:
         result = defs.resolve_job_def("nightly").execute_in_process(
             instance=instance, tags={AS_OF_TAG: as_of.isoformat()}, raise_on_error=False)
     seconds = time.perf_counter() - started
+    audit.append("run_finished", as_of=as_of.isoformat(), run_id=result.run_id, success=result.success,
+                 seconds=round(seconds, 1))
     summary = collect(home, as_of, result, landing) if quiet else print_summary(home, landing, as_of, result, seconds)
     return NightlyRun(result, summary, seconds)

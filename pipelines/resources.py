@@ -37,8 +37,10 @@ class MimamoriHome(dg.ConfigurableResource):
         return Path(self.landing).resolve()
 
     @property
-    def restricted_db(self) -> Path:
-        return self.root / "warehouse" / "restricted.duckdb"
+    def audit(self) -> "AuditLog":
+        from pipelines.audit import AuditLog
+
+        return AuditLog(self.root / "audit" / "audit.log")
 
     def quarantine_dir(self, as_of: date) -> Path:
         return self.root / "quarantine" / as_of.isoformat()

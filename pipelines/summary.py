@@ -18,8 +18,7 @@ from pipelines.warehouse import connect, table_exists
 def collect(home: Path, as_of: date, result: dg.ExecuteInProcessResult | None = None,
             landing: Path | None = None) -> dict:
     summary: dict = {"as_of": as_of.isoformat(), "success": bool(result.success) if result else None}
-    db = home / "warehouse" / "restricted.duckdb"
-    with connect(db, read_only=True) as con:
+    with connect(home, read_only=True) as con:
         sources = con.execute("""
             select extract, file_name, status, message, rows_read, rows_loaded, rows_quarantined
             from raw.load_log where as_of = ? and run_id = (select run_id from raw.load_log where as_of = ?

@@ -16,6 +16,7 @@ import duckdb
 import duckdb_ext
 
 from pipelines.ingest import ExtractFile, ValidatedExtract
+from pipelines.keys import secret
 
 RESTRICTED = "restricted"  # catalog alias of the restricted store in every connection (dbt's too)
 LOAD_LOG = "raw.load_log"
@@ -26,15 +27,25 @@ def extension_directory() -> str:
     return os.path.join(list(duckdb_ext.__path__)[0], "extensions")
 
 
+def restricted_path(home: Path) -> Path:
+    return Path(home) / "warehouse" / "restricted.duckdb"
+
+
 @contextmanager
-def connect(database: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection with the restricted store attached as ``restricted`` and selected."""
-    Path(database).parent.mkdir(parents=True, exist_ok=True)
+def connect(home: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection with the encrypted restricted store attached as ``restricted`` and selected.
+
+    The key comes from MIMAMORI_DB_KEY or HOME/keys/restricted_db.key (created on first run).
+    """
+    database = restricted_path(home)
+    database.parent.mkdir(parents=True, exist_ok=True)
+    key = secret(home, "restricted_db", create=not read_only)
     con = duckdb.connect(config={"extension_directory": extension_directory(),
                                  "autoinstall_known_extensions": False})
     try:
-        mode = " (READ_ONLY)" if read_only else ""
-        con.execute(f"ATTACH '{database}' AS {RESTRICTED}{mode}")
+        con.execute("LOAD httpfs")  # OpenSSL: DuckDB writes encrypted databases only with it
+        options = ["ENCRYPTION_KEY $key"] + (["READ_ONLY"] if read_only else [])
+        con.execute(f"ATTACH '{database}' AS {RESTRICTED} ({', '.join(options)})", {"key": key})
         con.execute(f"USE {RESTRICTED}")
         if not read_only:
             _ensure_schema(con)

@@ -63,4 +63,4 @@ def restricted(home: Path):
     """A read-only connection to the restricted store of a home."""
     from pipelines.warehouse import connect
 
-    return connect(home / "warehouse" / "restricted.duckdb", read_only=True)
+    return connect(home, read_only=True)

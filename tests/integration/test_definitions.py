@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.defs.linkage.vars import dbt_vars
+from pipelines.nightly import dbt_environment
 from schemas.contract import EXTRACTS
 from tests.conftest import AS_OF
 
@@ -44,7 +45,7 @@ def test_dbt_tests_are_asset_checks():
 def test_dbt_unit_tests_pass_on_the_nightly_warehouse(nightly_home):
     project = Path(__file__).resolve().parents[2] / "dbt_project"
     dbt = Path(sys.executable).with_name("dbt")
-    env = {**os.environ, "MIMAMORI_HOME": str(nightly_home["home"])}
+    env = {**os.environ, "MIMAMORI_HOME": str(nightly_home["home"]), **dbt_environment(nightly_home["home"])}
     out = subprocess.run([str(dbt), "test", "--select", "test_type:unit", "--project-dir", str(project),
                           "--profiles-dir", str(project), "--vars", json.dumps(dbt_vars(AS_OF), ensure_ascii=False)],
                          env=env, capture_output=True, text=True)

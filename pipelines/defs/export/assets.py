@@ -19,9 +19,12 @@ from pipelines.warehouse import connect
 )
 def caseworker_lists(context: dg.AssetExecutionContext, home: MimamoriHome) -> dg.MaterializeResult:
     as_of = run_as_of(context)
-    with connect(home.restricted_db, read_only=True) as con:
+    with connect(home.root, read_only=True) as con:
         files = write_exports(con, home.root / "exports", home.landing_dir, as_of, config.rules(),
                               config.offices(), context.run_id)
+    for f in files:
+        home.audit.append("export_written", office=f.office.code, file=f.path.name, rows=f.rows, sha256=f.sha256,
+                          run_id=context.run_id)
     per_office = {f"{f.office.code} {f.office.name}": f.rows for f in files if f.path.suffix == ".csv"}
     return dg.MaterializeResult(metadata={
         "as_of": as_of.isoformat(),

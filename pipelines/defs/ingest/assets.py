@@ -51,14 +51,25 @@ def _ingest_file(con, home: MimamoriHome, file: ExtractFile, as_of: date, run_id
     except ExtractRejected as rejected:
         context.log.error(f"rejected: {rejected}")
         report.rejected.append(str(rejected))
-        log_file(con, file, status="rejected", as_of=as_of, run_id=run_id, message=rejected.problem,
-                 sha256=file_sha256(file.path))
+        digest = file_sha256(file.path)
+        log_file(con, file, status="rejected", as_of=as_of, run_id=run_id, message=rejected.problem, sha256=digest)
+        home.audit.append("file_rejected", file=file.name, size=file.path.stat().st_size, sha256=digest,
+                          line=rejected.line, problem=rejected.problem, run_id=run_id)
         return None
     if not validated.reconciles():  # a defect of ours, never of the department's data
         raise RuntimeError(f"{file.name}: rows do not reconcile")
     write_quarantine(validated, home.quarantine_dir(as_of))
     report.validated.append(validated)
     return validated
+
+
+def _loaded(con, home: MimamoriHome, validated: ValidatedExtract, as_of: date, run_id: str) -> None:
+    """The file is in the store: record it in the load log and the audit log."""
+    read = validated.read
+    log_file(con, read.file, status="loaded", as_of=as_of, run_id=run_id, validated=validated)
+    home.audit.append("file_loaded", file=read.file.name, size=read.size_bytes, sha256=read.sha256,
+                      rows_read=read.rows_read, rows_loaded=validated.rows_loaded,
+                      rows_quarantined=validated.rows_quarantined, run_id=run_id)
 
 
 def _metadata(extract: Extract, report: NightReport, current: tuple | None, home: MimamoriHome,
@@ -142,14 +153,13 @@ def build_extract_asset(extract: Extract) -> dg.AssetsDefinition:
         as_of = run_as_of(context)
         files = landing_files(home.landing_dir, as_of)[extract.name]
         report = NightReport(newest=files[-1] if files else None)
-        with connect(home.restricted_db) as con:
+        with connect(home.root) as con:
             if extract.snapshot:
                 if report.newest:
                     validated = _ingest_file(con, home, report.newest, as_of, context.run_id, report, context)
                     if validated:
                         replace_snapshot(con, validated)
-                        log_file(con, report.newest, status="loaded", as_of=as_of, run_id=context.run_id,
-                                 validated=validated)
+                        _loaded(con, home, validated, as_of, context.run_id)
             else:
                 done = loaded_hashes(con, extract.name)
                 for file in files:
@@ -159,8 +169,7 @@ def build_extract_asset(extract: Extract) -> dg.AssetsDefinition:
                     validated = _ingest_file(con, home, file, as_of, context.run_id, report, context)
                     if validated:
                         upsert_delta(con, validated, extract.unique)
-                        log_file(con, file, status="loaded", as_of=as_of, run_id=context.run_id,
-                                 validated=validated)
+                        _loaded(con, home, validated, as_of, context.run_id)
             current = _current(con, extract)
         metadata = _metadata(extract, report, current, home, as_of)
         if not extract.snapshot:

@@ -1,0 +1,154 @@
+"""The analysts' store (分析主体): warehouse/analysis.duckdb, pseudonymised and aggregated only.
+
+No name, kana, address, 宛名番号, 世帯番号, 児童生徒番号 or birth date reaches it, not even hashed without a
+key. A child (and a household) appears under a token: HMAC-SHA256 with the purpose's secret key, the same
+night after night; without the key it can neither be reversed nor recomputed from a 宛名番号. Areas are
+towns (the first three digits of the 町丁目コード), never town blocks; ages, never birth dates.
+
+Aggregates (school_karte) suppress any count of fewer than ``small_cell_threshold`` children, and then
+one more cell where a suppressed cell could be recomputed from the published school total.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import polars as pl
+
+from pipelines.keys import secret
+
+SIGNALS = ["e1", "e2", "e3", "e4", "c1", "c2", "c3", "s1", "s2", "s3", "s4", "h1", "h2"]
+DOMAINS = {"economic": "経済", "care": "養育", "school": "学校", "health": "健康"}
+
+
+def analysis_path(home: Path) -> Path:
+    return Path(home) / "warehouse" / "analysis.duckdb"
+
+
+def tokenizer(home: Path, purpose: str):
+    """A function identifier → token for one purpose (its own key, created on first use)."""
+    key = bytes.fromhex(secret(home, f"pseudonym_{purpose}"))
+
+    def token(kind: str, identifier: str) -> str:
+        return hmac.new(key, f"{kind}:{identifier}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    return token
+
+
+def tokens(series: pl.Series, token, kind: str) -> pl.Series:
+    return series.map_elements(lambda v: token(kind, v), return_dtype=pl.String)
+
+
+def child_indicators(restricted: duckdb.DuckDBPyConnection, token, as_of: date) -> pl.DataFrame:
+    c = restricted.execute(f"""
+        select address_code, household_code, age, sex, left(area_code, 3) as town_code, school_code, grade,
+               {', '.join(f'signal_{s}' for s in SIGNALS)}, signal_ids, domains, domain_count, is_flagged,
+               is_supported, as_of, rule_version
+        from marts.child_signals where as_of = ?""", [as_of]).pl()
+    return c.with_columns(
+        child_token=tokens(c["address_code"], token, "child"),
+        household_token=tokens(c["household_code"], token, "household"),
+        **{f"domain_{k}": pl.col("domains").str.contains(v) for k, v in DOMAINS.items()},
+    ).select("as_of", "child_token", "household_token", "age", "sex", "town_code", "school_code", "grade",
+             *[f"signal_{s}" for s in SIGNALS], *[f"domain_{k}" for k in DOMAINS], "domain_count",
+             "is_flagged", "is_supported", "rule_version").sort("child_token")
+
+
+def household_indicators(children: pl.DataFrame) -> pl.DataFrame:
+    return children.group_by("as_of", "household_token").agg(
+        children=pl.len(),
+        town_code=pl.col("town_code").first(),
+        youngest_age=pl.col("age").min(),
+        **{f"any_signal_{s}": pl.col(f"signal_{s}").any() for s in ["e1", "e2", "e3", "e4", "c1"]},
+        children_flagged=pl.col("is_flagged").sum(),
+        children_supported=pl.col("is_supported").sum(),
+    ).sort("household_token")
+
+
+def school_karte(restricted: duckdb.DuckDBPyConnection, children: pl.DataFrame, as_of: date,
+                 threshold: int) -> pl.DataFrame:
+    """Per school and grade, and per school in all (grade 0 = 計): pupils, absence and domain counts."""
+    absences = restricted.execute("""
+        select p.school_code, p.grade, count(distinct p.pupil_id) as pupils,
+               count(*) filter (where a.is_absent) as absent_days, count(a.school_day) as school_days
+        from intermediate.int_pupils p
+        left join staging.stg_school__attendance a using (pupil_id)
+        group by all""").pl()
+    pupils = children.filter(pl.col("school_code").is_not_null())
+    counts = pupils.group_by("school_code", "grade").agg(
+        **{f"children_{k}": pl.col(f"domain_{k}").sum() for k in DOMAINS},
+        children_flagged=pl.col("is_flagged").sum())
+    by_grade = absences.join(counts, on=["school_code", "grade"], how="left").fill_null(0)
+    totals = by_grade.group_by("school_code").agg(pl.exclude("grade").sum()).with_columns(grade=pl.lit(0))
+    karte = pl.concat([by_grade, totals.select(by_grade.columns)], how="vertical_relaxed")
+    karte = karte.with_columns(as_of=pl.lit(as_of)).sort("school_code", "grade")
+    return suppress(karte, threshold)
+
+
+COUNT_COLUMNS = ["pupils", *[f"children_{k}" for k in DOMAINS], "children_flagged"]
+
+
+def suppress(karte: pl.DataFrame, threshold: int) -> pl.DataFrame:
+    """Primary suppression (1 … threshold−1 children) and complementary suppression within each school,
+    so that no suppressed grade cell equals the school total minus the published grades."""
+    out = []
+    for _, school in karte.group_by("school_code", maintain_order=True):
+        school = school.sort("grade")
+        columns = {}
+        for col in COUNT_COLUMNS:
+            values = school[col].to_list()
+            hidden = [0 < v < threshold for v in values]
+            grades = [i for i, g in enumerate(school["grade"]) if g != 0]
+            total = next(i for i, g in enumerate(school["grade"]) if g == 0)
+            if hidden[total]:  # a small school total hides the whole column of that school
+                hidden = [True if values[i] > 0 else h for i, h in enumerate(hidden)]
+            hidden_grades = [i for i in grades if hidden[i]]
+            recomputable = not hidden[total] and hidden_grades and (
+                len(hidden_grades) == 1 or sum(values[i] for i in hidden_grades) < threshold)
+            if recomputable:
+                # complementary: hide the smallest published grade cell too
+                candidates = sorted((values[i], i) for i in grades if not hidden[i])
+                if candidates:
+                    hidden[candidates[0][1]] = True
+            columns[col] = [None if h else v for v, h in zip(values, hidden)]
+        out.append(school.with_columns(*(pl.Series(c, v, dtype=pl.Int64) for c, v in columns.items())))
+    karte = pl.concat(out)
+    return karte.with_columns(
+        absent_days=pl.when(pl.col("pupils").is_null()).then(None).otherwise(pl.col("absent_days")),
+        absence_rate=pl.when(pl.col("pupils").is_null()).then(None)
+        .otherwise((pl.col("absent_days") / pl.col("school_days")).round(4)),
+    ).drop("school_days").select("as_of", "school_code", "grade", "pupils", "absent_days", "absence_rate",
+                                 *COUNT_COLUMNS[1:])
+
+
+@contextmanager
+def connect_analysis(home: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    path = analysis_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def publish(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, as_of: date) -> None:
+    """Keep history across nights: replace this night's rows, keep the others."""
+    con.register("incoming", frame.to_arrow())
+    try:
+        con.execute("BEGIN")
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM incoming WITH NO DATA")
+        con.execute(f"DELETE FROM {table} WHERE as_of = ?", [as_of])
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("incoming")

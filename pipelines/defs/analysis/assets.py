@@ -1,0 +1,48 @@
+"""The analysts' marts (分析主体) in warehouse/analysis.duckdb: pseudonymised and aggregated only."""
+
+import dagster as dg
+
+from pipelines import config
+from pipelines.analysis import (
+    child_indicators,
+    connect_analysis,
+    household_indicators,
+    publish,
+    school_karte,
+    tokenizer,
+)
+from pipelines.resources import MimamoriHome, run_as_of
+from pipelines.warehouse import connect
+
+SPECS = [
+    dg.AssetSpec(["analysis", "child_indicators"], description="One row per child and night: token, age, sex, "
+                 "town, school, every signal, domains, flagged, supported. History kept across nights."),
+    dg.AssetSpec(["analysis", "household_indicators"], description="One row per household with children and "
+                 "night, under the household's token."),
+    dg.AssetSpec(["analysis", "school_karte"], description="Per school and grade (grade 0 = the school in all): "
+                 "pupils, absence rate, children with each domain; small cells suppressed, complementary too."),
+]
+
+
+@dg.multi_asset(
+    specs=[s.replace_attributes(
+        group_name="analysis_marts", kinds={"duckdb"}, tags={"role": "analysis"},
+        deps=[dg.AssetKey(["marts", "child_signals"]), dg.AssetKey(["intermediate", "int_pupils"]),
+              dg.AssetKey(["staging", "stg_school__attendance"])]) for s in SPECS],
+)
+def analysis_marts(context: dg.AssetExecutionContext, home: MimamoriHome):
+    as_of = run_as_of(context)
+    gov = config.governance()
+    token = tokenizer(home.root, gov["purpose"])
+    with connect(home.root, read_only=True) as restricted:
+        children = child_indicators(restricted, token, as_of)
+        karte = school_karte(restricted, children, as_of, gov["small_cell_threshold"])
+    households = household_indicators(children)
+    with connect_analysis(home.root) as con:
+        for spec, frame in zip(SPECS, (children, households, karte)):
+            publish(con, spec.key.path[-1], frame, as_of)
+    for spec, frame in zip(SPECS, (children, households, karte)):
+        yield dg.MaterializeResult(asset_key=spec.key, metadata={
+            "as_of": as_of.isoformat(), "rows": frame.height, "store": dg.MetadataValue.path(
+                str(home.root / "warehouse" / "analysis.duckdb")),
+            "token_purpose": gov["purpose"], "small_cell_threshold": gov["small_cell_threshold"]})

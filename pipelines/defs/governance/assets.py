@@ -1,0 +1,34 @@
+"""Retention purge on the nightly schedule (governance.md rule 7)."""
+
+import dagster as dg
+
+from pipelines import config
+from pipelines.resources import MimamoriHome, run_as_of
+from pipelines.retention import purge_old_folders, purge_removed_persons
+from pipelines.warehouse import connect
+
+
+@dg.asset(
+    key=["governance", "retention_purge"],
+    group_name="governance",
+    deps=[dg.AssetKey(["exports", "caseworker_lists"]), dg.AssetKey(["analysis", "child_indicators"])],
+    kinds={"duckdb"},
+    tags={"role": "governance"},
+    description="Purges the data of people removed from the registry more than removed_person_days ago, and "
+                "exports and quarantine files older than export_days (config/governance.yml); audited.",
+)
+def retention_purge(context: dg.AssetExecutionContext, home: MimamoriHome) -> dg.MaterializeResult:
+    as_of = run_as_of(context)
+    gov = config.governance()
+    with connect(home.root) as con:
+        report = purge_removed_persons(con, as_of, gov["removed_person_days"])
+    folders = purge_old_folders(home.root / "exports", as_of, gov["export_days"]) + \
+        purge_old_folders(home.root / "quarantine", as_of, gov["export_days"])
+    home.audit.append("purge", as_of=as_of.isoformat(), persons=report.persons, rows=report.rows,
+                      folders=[f.rsplit("/", 2)[-2] + "/" + f.rsplit("/", 1)[-1] for f in folders],
+                      removed_person_days=gov["removed_person_days"], export_days=gov["export_days"],
+                      run_id=context.run_id)
+    return dg.MaterializeResult(metadata={
+        "persons_purged": report.persons, "rows_deleted": dg.MetadataValue.json(report.rows),
+        "folders_deleted": dg.MetadataValue.json(folders), "removed_person_days": gov["removed_person_days"],
+        "export_days": gov["export_days"]})
