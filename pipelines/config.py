@@ -40,3 +40,8 @@ def governance(path: Path | None = None) -> dict:
             "removed_person_days": int(cfg.get("retention", {}).get("removed_person_days", 90)),
             "export_days": int(cfg.get("retention", {}).get("export_days", 30)),
             "purpose": cfg.get("pseudonyms", {}).get("purpose", "analysis")}
+
+
+def operations(path: Path | None = None) -> dict:
+    """config/operations.yml: freshness limits per department, the landing sensor's interval."""
+    return load_yaml(path or CONFIG_DIR / "operations.yml")

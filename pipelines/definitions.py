@@ -13,12 +13,16 @@ from pipelines.defs.export.assets import caseworker_lists
 from pipelines.defs.governance.assets import retention_purge
 from pipelines.defs.ingest.assets import extract_assets
 from pipelines.defs.jobs import nightly_job
+from pipelines.defs.operations import freshness_checks, landing_sensor, nightly_schedule
 from pipelines.defs.linkage.assets import dbt_project, mimamori_dbt_models
 from pipelines.resources import MimamoriHome
 
 defs = dg.Definitions(
     assets=[*extract_assets, mimamori_dbt_models, caseworker_lists, analysis_marts, retention_purge],
+    asset_checks=freshness_checks,
     jobs=[nightly_job],
+    schedules=[nightly_schedule],
+    sensors=[landing_sensor],
     resources={
         "home": MimamoriHome(home=dg.EnvVar("MIMAMORI_HOME"), landing=dg.EnvVar("MIMAMORI_LANDING")),
         # the dbt of this environment, whether or not the venv is on PATH

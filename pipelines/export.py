@@ -189,17 +189,20 @@ def write_exports(con: duckdb.DuckDBPyConnection, exports_root: Path, landing: P
     staging = exports_root / f".{as_of.isoformat()}.{run_id}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    rows = flag_list(con, as_of)
-    facts = source_facts(con, landing, as_of)
-    written = []
-    for office in offices(offices_cfg):
-        mine = rows.filter(pl.col("office_code") == office.code)
-        csv_path = staging / f"{office.file_stem(as_of)}.csv"
-        xlsx_path = staging / f"{office.file_stem(as_of)}.xlsx"
-        write_csv(mine, csv_path)
-        write_xlsx(mine, fact_rows(office, mine, facts, rules, as_of), xlsx_path)
-        written += [ExportFile(office, final / p.name, mine.height, sha256(p)) for p in (csv_path, xlsx_path)]
-    _swap_in(staging, final)
+    try:
+        rows = flag_list(con, as_of)
+        facts = source_facts(con, landing, as_of)
+        written = []
+        for office in offices(offices_cfg):
+            mine = rows.filter(pl.col("office_code") == office.code)
+            csv_path = staging / f"{office.file_stem(as_of)}.csv"
+            xlsx_path = staging / f"{office.file_stem(as_of)}.xlsx"
+            write_csv(mine, csv_path)
+            write_xlsx(mine, fact_rows(office, mine, facts, rules, as_of), xlsx_path)
+            written += [ExportFile(office, final / p.name, mine.height, sha256(p)) for p in (csv_path, xlsx_path)]
+        _swap_in(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone after the swap; on failure, nothing half-written stays
     return written
 
 

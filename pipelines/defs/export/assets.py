@@ -13,6 +13,8 @@ from pipelines.warehouse import connect
     group_name="caseworker_exports",
     deps=[dg.AssetKey(["marts", "flagged_children"]), dg.AssetKey(["marts", "flag_list_runs"])],
     kinds={"csv", "xlsx"},
+    owners=["team:mimamori-data"],
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
     tags={"role": "export"},
     description="One CSV (UTF-8 with BOM) and one .xlsx per support office in exports/<as-of>/, with exactly "
                 "the columns of flag-rules.md and a 判定情報 sheet; written aside and swapped in whole.",

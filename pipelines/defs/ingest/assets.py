@@ -143,6 +143,8 @@ def build_extract_asset(extract: Extract) -> dg.AssetsDefinition:
         key=["raw", extract.name],
         group_name=extract.group,
         kinds={"csv", "pandera", "duckdb"},
+        owners=["team:mimamori-data"],
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=10),  # a file still being copied, a busy disk
         tags={"role": "ingest", "department": extract.group},
         description=f"{extract.department} — {extract.description} ({kind}). Loaded into the restricted "
                     f"store as raw.{extract.name}; bad rows go to quarantine/<as-of>/<file>.csv.",

@@ -16,7 +16,8 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_D
 dbt_project.prepare_if_dev()  # only under `dagster dev`; elsewhere `make` runs `dbt parse` first
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=MimamoriTranslator())
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=MimamoriTranslator(),
+            retry_policy=dg.RetryPolicy(max_retries=1, delay=30))  # e.g. the store still locked by a reader
 def mimamori_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Staging views, linkage tables and the marts: the flag list on T with its reasons."""
     args = ["build", "--vars", json.dumps(dbt_vars(run_as_of(context)), ensure_ascii=False)]

@@ -27,4 +27,5 @@ class MimamoriTranslator(DagsterDbtTranslator):
         return spec.replace_attributes(
             key=dg.AssetKey([folder, props["name"]]),
             group_name=FOLDER_GROUPS.get(folder, "linkage"),
+            owners=["team:mimamori-data"],
         ).merge_attributes(tags={"role": "linkage"}, kinds={"sql"})
