@@ -67,10 +67,10 @@ def test_facts_sheet_states_the_run_and_every_source(nightly_home):
     assert "アセスメント" in facts["注意"]
 
 
-@pytest.fixture
-def two_offices(nightly_home, tmp_path, monkeypatch):
-    """Two offices split the town blocks; one block is left to the default office."""
-    home = tmp_path / "home"
+@pytest.fixture(scope="module")
+def two_offices(nightly_home, tmp_path_factory):
+    """Two offices split the town blocks; one block is left to the default office. Run once."""
+    home = tmp_path_factory.mktemp("offices") / "home"
     shutil.copytree(nightly_home["home"], home, ignore=shutil.ignore_patterns(".dagster", "exports"))
     with restricted(home) as con:
         areas = sorted(r[0] for r in con.execute("select distinct area_code from marts.child_signals").fetchall())
@@ -78,8 +78,9 @@ def two_offices(nightly_home, tmp_path, monkeypatch):
            "offices": [{"code": "01", "name": "北部センター", "areas": areas[: len(areas) // 2]},
                        {"code": "02", "name": "南部センター", "areas": areas[len(areas) // 2: -1]},
                        {"code": "03", "name": "臨海センター", "areas": ["999"]}]}  # nobody lives there
-    monkeypatch.setattr(config, "offices", lambda path=None: cfg)
-    run = run_nightly(home, nightly_home["landing"], AS_OF, quiet=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(config, "offices", lambda path=None: cfg)
+        run = run_nightly(home, nightly_home["landing"], AS_OF, quiet=True)
     assert run.result.success
     return home, cfg, run
 

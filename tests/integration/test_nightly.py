@@ -130,9 +130,10 @@ def test_planted_children_are_found(nightly_home, dirty_municipality):
     assert len(found) >= len(planted) // 2, (found, planted)
 
 
-@pytest.fixture
-def home_with_broken_registry(nightly_home, tmp_path):
-    """Tonight's registry file is corrupted; the rest of the landing folder is as it was."""
+@pytest.fixture(scope="module")
+def broken_registry_night(nightly_home, tmp_path_factory):
+    """Tonight's registry file is corrupted; the rest of the landing folder is as it was. Run once."""
+    tmp_path = tmp_path_factory.mktemp("broken")
     landing = tmp_path / "landing"
     shutil.copytree(nightly_home["landing"], landing)
     jumin = landing / "jumin_20261130.csv"
@@ -141,14 +142,11 @@ def home_with_broken_registry(nightly_home, tmp_path):
     jumin.write_bytes(bytes(data))
     home = tmp_path / "home"
     shutil.copytree(nightly_home["home"], home, ignore=shutil.ignore_patterns(".dagster"))
-    return home, landing, bytes(data)
+    return home, landing, bytes(data), run_nightly(home, landing, AS_OF, quiet=True)
 
 
-def test_a_rejected_file_keeps_last_good_data_marks_it_stale_and_the_night_goes_on(home_with_broken_registry):
-    home, landing, data = home_with_broken_registry
-    with restricted(home) as con:
-        con.execute("select 1")
-    run = run_nightly(home, landing, AS_OF, quiet=True)
+def test_a_rejected_file_keeps_last_good_data_marks_it_stale_and_the_night_goes_on(broken_registry_night):
+    home, landing, data, run = broken_registry_night
     assert run.result.success
     c = checks(run.result)
     assert c["raw/jumin:file_accepted"] is False and c["raw/jumin:data_current"] is False
@@ -166,9 +164,8 @@ def test_a_rejected_file_keeps_last_good_data_marks_it_stale_and_the_night_goes_
     assert "jumin_20261130.csv" in md["rejected_files"][0] and "行目" in md["rejected_files"][0]
 
 
-def test_summary_names_the_rejected_source_as_stale(home_with_broken_registry):
-    home, landing, _ = home_with_broken_registry
-    run = run_nightly(home, landing, AS_OF, quiet=True)
+def test_summary_names_the_rejected_source_as_stale(broken_registry_night):
+    home, landing, _, run = broken_registry_night
     stale = {f["extract"]: f for f in run.summary["stale_sources"]}
     assert list(stale) == ["jumin"] and "読めないバイト" in stale["jumin"]["rejected"]
     rendered = render(run.summary, home, landing)
