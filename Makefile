@@ -19,6 +19,7 @@ AS_OF ?= $(shell TZ=Asia/Tokyo date +%F)
 export DAGSTER_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export GX_ANALYTICS_ENABLED := false
 
 .PHONY: run test ui dbt-parse clean
 

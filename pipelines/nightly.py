@@ -10,7 +10,8 @@ from pathlib import Path
 
 import dagster as dg
 
-TELEMETRY_OFF = {"DAGSTER_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+TELEMETRY_OFF = {"DAGSTER_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+                 "GX_ANALYTICS_ENABLED": "false"}
 DAGSTER_YAML = """\
 # Written by mimamori: runs and event logs in SQLite under this folder (the embedded default).
 telemetry:

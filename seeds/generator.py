@@ -260,7 +260,8 @@ class MunicipalityGenerator:
             "body_size": rng.normal(1, 0.07, n),  # a child is consistently larger or smaller than the curve
         }).with_columns(
             child=(pl.col("age") < 18) & (pl.col("status") == "住民"),
-            area_code=pl.format("{}{}", (pl.col("area") // 1 + 101).cast(pl.String).str.zfill(3),
+            # 町丁目コード: town (3 digits) and 丁目 (3 digits), as the address reads
+            area_code=pl.format("{}{}", (pl.col("area") % len(self.towns) + 101).cast(pl.String),
                                 pl.col("chome").cast(pl.String).str.zfill(3)),
         )
         persons = self._plant_domains(persons, households)
