@@ -17,31 +17,10 @@ import pytest
 
 from pipelines.analysis import suppress, tokenizer
 from pipelines.audit import AuditLog, verify
-from pipelines.ingest import landing_files, read_extract, validate
 from tests.conftest import AS_OF, restricted
+from tests.identifiers import identifiers
 
 MIMAMORI = str(Path(sys.executable).with_name("mimamori"))
-
-
-def identifiers(landing: Path) -> set[str]:
-    """Every name, kana, address, 宛名番号, 世帯番号, 児童生徒番号 and birth date in the inputs: as written,
-    normalised (padded), unpadded, and hashed without a key (md5, sha1, sha256)."""
-    values: set[str] = set()
-    for name, files in landing_files(landing, AS_OF).items():
-        for f in files:
-            v = validate(read_extract(f), AS_OF)
-            for col in ["address_code", "household_code", "pupil_id", "full_name", "full_name_kana", "address",
-                        "birth_date"]:
-                if col in v.valid.columns:
-                    values |= {str(x) for x in v.valid[col].drop_nulls().unique()}
-            for col in ["宛名番号", "世帯番号", "児童生徒番号", "氏名", "氏名カナ", "住所", "生年月日"]:
-                if col in v.read.raw.columns:
-                    values |= {x.strip(" \u3000") for x in v.read.raw[col].drop_nulls().unique() if x.strip()}
-    values |= {v.lstrip("0") for v in values if v.isdigit()}
-    # the run dates themselves say nothing about a person, even where a baby was born that day
-    values -= {str(AS_OF), str(AS_OF - timedelta(days=1)), str(AS_OF - timedelta(days=2))}
-    hashed = {getattr(hashlib, algo)(v.encode()).hexdigest() for v in values for algo in ("md5", "sha1", "sha256")}
-    return {v for v in values if len(v) >= 3} | hashed
 
 
 def analysis_values(home: Path) -> dict[str, set[str]]:
@@ -56,7 +35,7 @@ def analysis_values(home: Path) -> dict[str, set[str]]:
 
 
 def test_analysis_store_holds_no_identifier_not_even_hashed(nightly_home):
-    secret = identifiers(nightly_home["landing"])
+    secret = identifiers(nightly_home["landing"], AS_OF)
     assert len(secret) > 1000
     for table, values in analysis_values(nightly_home["home"]).items():
         leaked = values & secret
@@ -68,7 +47,7 @@ def test_analysis_store_holds_no_identifier_not_even_hashed(nightly_home):
 
 
 def test_facts_sheets_and_run_summary_hold_no_identifier(nightly_home):
-    secret = {s for s in identifiers(nightly_home["landing"]) if len(s) >= 4}
+    secret = {s for s in identifiers(nightly_home["landing"], AS_OF) if len(s) >= 4}
     home = nightly_home["home"]
     texts = []
     for xlsx in (home / "exports").rglob("*.xlsx"):

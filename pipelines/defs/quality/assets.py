@@ -1,0 +1,76 @@
+"""Data quality of the night: Great Expectations results as asset checks, the analysts' dq_nightly table,
+GE Data Docs and the self-contained nightly report."""
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from pipelines import config
+from pipelines.analysis import analysis_path, connect_analysis, publish
+from pipelines.quality import evaluate, measure_rows
+from pipelines.report import quarantine_reasons, render
+from pipelines.resources import MimamoriHome, run_as_of
+from pipelines.summary import collect
+from pipelines.warehouse import connect
+from schemas.contract import EXTRACTS
+
+REPORT = dg.AssetKey(["quality", "nightly_report"])
+CHECKS = {f"ge_{name}": f"{name}: rows within ±20 % of the previous night, no null key, codes in the code list"
+          for name in EXTRACTS} | {
+    "ge_link_rates": "At least 95 % of attendance pupils and programme records link to the register/registry.",
+    "ge_list_size": "The flag list's size within ±50 % of the average of the previous nights."}
+
+
+def _previous(home: MimamoriHome, as_of) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The previous night's measures, and all nights' before T."""
+    path = analysis_path(home.root)
+    empty = pl.DataFrame(schema={"as_of": pl.Date, "measure": pl.String, "subject": pl.String, "value": pl.Float64})
+    if not path.exists():
+        return empty, empty
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        if not con.execute("select count(*) from information_schema.tables where table_name = 'dq_nightly'"
+                           ).fetchone()[0]:
+            return empty, empty
+        history = con.execute("select * from dq_nightly where as_of < ? order by as_of", [as_of]).pl()
+    finally:
+        con.close()
+    last = history["as_of"].max() if history.height else None
+    return history.filter(pl.col("as_of") == last) if last else empty, history
+
+
+@dg.asset(
+    key=REPORT,
+    group_name="data_quality",
+    deps=[dg.AssetKey(["marts", "flagged_children"]), dg.AssetKey(["marts", "link_quality"]),
+          dg.AssetKey(["marts", "flag_list_runs"]), *[dg.AssetKey(["raw", n]) for n in EXTRACTS]],
+    kinds={"html", "duckdb"},
+    owners=["team:mimamori-data"],
+    tags={"role": "quality"},
+    check_specs=[dg.AssetCheckSpec(name, asset=REPORT, description=d) for name, d in CHECKS.items()],
+    description="Great Expectations suites over the night's measures, the analysts' dq_nightly table, GE Data "
+                "Docs and reports/<as-of>/report.html (self-contained, counts only).",
+)
+def nightly_report(context: dg.AssetExecutionContext, home: MimamoriHome) -> dg.MaterializeResult:
+    as_of = run_as_of(context)
+    previous, history = _previous(home, as_of)
+    with connect(home.root, read_only=True) as con:
+        outcomes, dept, links, docs = evaluate(con, as_of, previous, home.root / "reports" / "great_expectations")
+    summary = collect(home.root, as_of, None, home.landing_dir) | {"rule_version": config.rules()["version"]}
+    tonight = measure_rows(as_of, dept, links, summary)
+    with connect_analysis(home.root) as con:
+        publish(con, "dq_nightly", tonight, as_of)
+    folder = home.root / "reports" / as_of.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    report = folder / "report.html"
+    report.write_text(render(as_of, summary, outcomes, dept, links, pl.concat([history, tonight]),
+                             quarantine_reasons(home.quarantine_dir(as_of)), docs), encoding="utf-8")
+    for o in outcomes:
+        if not o.passed:
+            context.log.warning(f"data quality: {o.message}")
+    return dg.MaterializeResult(
+        metadata={"report": dg.MetadataValue.path(str(report)), "data_docs": dg.MetadataValue.path(str(docs)),
+                  "failed_checks": dg.MetadataValue.json([o.message for o in outcomes if not o.passed])},
+        check_results=[dg.AssetCheckResult(check_name=o.check, passed=o.passed, severity=dg.AssetCheckSeverity.WARN,
+                                           description=o.message, metadata={"subject": o.subject})
+                       for o in outcomes])

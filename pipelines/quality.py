@@ -1,0 +1,175 @@
+"""Data quality of the night: measures computed in DuckDB over the whole of each table, judged by Great
+Expectations suites (1.x, a file context under HOME, fully offline), kept as a small table for analysts.
+
+GE runs on small pandas frames of measures (one row per department, the distinct codes of each coded
+column, the link rates), never on the millions of rows themselves: the measures are exact, and the
+department data never goes through pandas.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import polars as pl
+
+from schemas.contract import EXTRACTS
+
+KEY_COLUMNS = {"jumin": "address_code", "zei": "address_code", "fukushi": "address_code",
+               "gakureibo": "pupil_id", "shukketsu": "pupil_id", "kenshin": "address_code"}
+ROW_BAND = 0.2  # a department's rows may change by ±20 % from one night to the next
+LIST_BAND = 0.5  # the list's size may change by ±50 % from the average of the previous nights
+MIN_LINK_RATE = 0.95
+
+
+@dataclass
+class Outcome:
+    check: str  # asset check name
+    subject: str  # extract or measure
+    passed: bool
+    message: str
+
+
+def measures(con: duckdb.DuckDBPyConnection, as_of: date, previous: pl.DataFrame) -> pl.DataFrame:
+    """One row per department: rows now and at the previous night, the key's null share, quarantined rows."""
+    rows = []
+    for name in EXTRACTS:
+        count, nulls = con.execute(
+            f"select count(*), count(*) filter (where {KEY_COLUMNS[name]} is null) from raw.{name}").fetchone()
+        quarantined = con.execute("select coalesce(sum(rows_quarantined), 0) from raw.load_log "
+                                  "where extract = ? and as_of = ?", [name, as_of]).fetchone()[0]
+        before = previous.filter((pl.col("subject") == name) & (pl.col("measure") == "rows"))["value"]
+        prev = float(before[0]) if before.len() else None
+        rows.append({"extract": name, "rows": count, "previous_rows": prev,
+                     "row_change": (count - prev) / prev if prev else 0.0,
+                     "key_null_share": nulls / count if count else 0.0, "quarantined_rows": int(quarantined)})
+    return pl.DataFrame(rows)
+
+
+def link_rates(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return con.execute("""select measure, description, unmatched, total,
+                                 case when total = 0 then 1.0 else 1 - unmatched / total end as link_rate
+                          from marts.link_quality""").pl()
+
+
+def list_size(con: duckdb.DuckDBPyConnection, as_of: date) -> pl.DataFrame:
+    return con.execute("""
+        select (select flagged_children from marts.flag_list_runs where as_of = ?) as flagged,
+               (select avg(flagged_children) from (select flagged_children from marts.flag_list_runs
+                 where as_of < ? order by as_of desc limit 7)) as previous_average""", [as_of, as_of]).pl()
+
+
+def codes(con: duckdb.DuckDBPyConnection, extract: str) -> pd.DataFrame:
+    """The distinct values of each coded column, side by side (shorter columns padded with nulls)."""
+    coded = [c for c in EXTRACTS[extract].columns if c.codes]
+    values = {c.name: [r[0] for r in con.execute(f"select distinct {c.name} from raw.{extract} "
+                                                  f"where {c.name} is not null").fetchall()] for c in coded}
+    longest = max((len(v) for v in values.values()), default=0)
+    return pd.DataFrame({k: v + [None] * (longest - len(v)) for k, v in values.items()})
+
+
+class Suites:
+    """Great Expectations, configured once per home: a file context under HOME/reports/great_expectations."""
+
+    def __init__(self, root: Path):
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        self.gx = gx
+        self.context = gx.get_context(mode="file", project_root_dir=str(root))
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.source = self.context.data_sources.add_or_update_pandas("mimamori_measures")
+
+    def run(self, name: str, frame: pd.DataFrame, expectations: list) -> list:
+        gx = self.gx
+        try:
+            asset = self.source.get_asset(name)
+        except LookupError:
+            asset = self.source.add_dataframe_asset(name)
+        batch = next((b for b in asset.batch_definitions if b.name == "tonight"), None) or \
+            asset.add_batch_definition_whole_dataframe("tonight")
+        suite = self.context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=expectations))
+        definition = self.context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=f"{name}_tonight", data=batch, suite=suite))
+        return definition.run(batch_parameters={"dataframe": frame}).results
+
+    def build_docs(self) -> Path:
+        self.context.build_data_docs()
+        return Path(self.context.root_directory) / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
+def evaluate(con: duckdb.DuckDBPyConnection, as_of: date, previous: pl.DataFrame, gx_root: Path) \
+        -> tuple[list[Outcome], pl.DataFrame, pl.DataFrame, Path]:
+    import great_expectations.expectations as gxe
+
+    suites = Suites(gx_root)
+    dept = measures(con, as_of, previous)
+    outcomes: list[Outcome] = []
+    for row in dept.iter_rows(named=True):
+        name = row["extract"]
+        frame = pd.DataFrame([row])
+        expectations = [
+            gxe.ExpectColumnValuesToBeBetween(column="row_change", min_value=-ROW_BAND, max_value=ROW_BAND),
+            gxe.ExpectColumnValuesToBeBetween(column="key_null_share", max_value=0.0),
+        ]
+        code_frame = codes(con, name)
+        code_expectations = [gxe.ExpectColumnDistinctValuesToBeInSet(column=c.name, value_set=list(c.codes))
+                             for c in EXTRACTS[name].columns if c.codes]
+        results = suites.run(f"{name}_measures", frame, expectations)
+        if code_expectations and len(code_frame):
+            results += suites.run(f"{name}_codes", code_frame, code_expectations)
+        failed = [r for r in results if not r.success]
+        message = "; ".join(_describe(name, r, row) for r in failed)
+        outcomes.append(Outcome(f"ge_{name}", name, not failed,
+                                message or f"{name}: {row['rows']:,} rows"
+                                + (f" ({row['row_change']:+.1%} since the previous night)"
+                                   if row["previous_rows"] else " (first night)")))
+    links = link_rates(con)
+    link_results = suites.run("link_rates", links.to_pandas(), [
+        gxe.ExpectColumnValuesToBeBetween(column="link_rate", min_value=MIN_LINK_RATE, max_value=1.0)])
+    low = links.filter(pl.col("link_rate") < MIN_LINK_RATE)
+    outcomes.append(Outcome("ge_link_rates", "link_rates", all(r.success for r in link_results),
+                            "; ".join(f"{m}: {r:.1%} linked" for m, r in zip(low["measure"], low["link_rate"]))
+                            or "every department links at ≥ 95 %"))
+    size = list_size(con, as_of)
+    flagged, average = size["flagged"][0] or 0, size["previous_average"][0]
+    change = (flagged - average) / average if average else 0.0
+    size_frame = pd.DataFrame([{"flagged": flagged, "previous_average": average, "change": change}])
+    size_results = suites.run("flag_list_size", size_frame, [
+        gxe.ExpectColumnValuesToBeBetween(column="change", min_value=-LIST_BAND, max_value=LIST_BAND)])
+    outcomes.append(Outcome("ge_list_size", "flagged_children", all(r.success for r in size_results),
+                            f"{flagged:,} flagged" + (f", {change:+.1%} against the average of the previous nights "
+                                                      f"({average:,.1f})" if average else " (first night)")))
+    docs = suites.build_docs()
+    return outcomes, dept, links, docs
+
+
+def _describe(name: str, result, row: dict) -> str:
+    kind = result.expectation_config.type
+    column = result.expectation_config.kwargs.get("column")
+    if column == "row_change":
+        return (f"{name}: rows {row['previous_rows']:,.0f} → {row['rows']:,} ({row['row_change']:+.1%}), "
+                f"outside ±{ROW_BAND:.0%}")
+    if kind == "expect_column_distinct_values_to_be_in_set":
+        unexpected = result.result.get("observed_value")
+        return f"{name}.{column}: values outside the code list: {unexpected}"
+    return f"{name}.{column}: {kind} failed"
+
+
+def measure_rows(as_of: date, dept: pl.DataFrame, links: pl.DataFrame, summary: dict) -> pl.DataFrame:
+    """The night's numbers as (as_of, measure, subject, value): the analysts' dq_nightly table."""
+    rows = []
+    for r in dept.iter_rows(named=True):
+        rows += [("rows", r["extract"], r["rows"]), ("quarantined_rows", r["extract"], r["quarantined_rows"])]
+    rows += [("link_rate", m, round(v, 6)) for m, v in zip(links["measure"], links["link_rate"])]
+    rows += [("flagged_children", "all", sum(summary.get("flagged", {}).values())),
+             ("children", "all", summary.get("children", 0))]
+    rows += [("flagged_by_domain", d, v) for d, v in summary.get("by_domain", {}).items()]
+    rows += [("flagged_by_office", o, v) for o, v in summary.get("by_office", {}).items()]
+    return pl.DataFrame(rows, schema={"measure": pl.String, "subject": pl.String, "value": pl.Float64},
+                        orient="row").with_columns(as_of=pl.lit(as_of)).select("as_of", "measure", "subject", "value")

@@ -1,0 +1,126 @@
+"""The nightly report for the data team: one self-contained HTML file (inline SVG plots, no external
+styles or scripts) in HOME/reports/<as-of>/report.html. Counts only, never a child's identity."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import polars as pl  # noqa: E402
+
+from pipelines.quality import Outcome  # noqa: E402
+
+plt.rcParams.update({"font.family": ["Noto Sans CJK JP", "IPAGothic", "DejaVu Sans"], "svg.fonttype": "path",
+                     "axes.spines.top": False, "axes.spines.right": False})
+
+STYLE = """
+body{font-family:"Noto Sans CJK JP","Hiragino Sans",Meiryo,sans-serif;margin:2rem auto;max-width:72rem;color:#1f2933}
+h1{font-size:1.6rem}h2{font-size:1.2rem;border-bottom:1px solid #ccd;padding-bottom:.2rem;margin-top:2rem}
+table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccd;padding:.25rem .6rem;text-align:right}
+th{background:#eef2f7}td.l,th.l{text-align:left}.ok{color:#1b7f3b}.warn{color:#b54708;font-weight:bold}
+.plots{display:flex;flex-wrap:wrap;gap:1rem}.plots figure{margin:0}figcaption{font-size:.85rem;color:#52606d}
+"""
+
+
+def quarantine_reasons(folder: Path) -> Counter:
+    """Reasons of tonight's quarantined rows, without the values (which may be a person's data)."""
+    import csv
+
+    reasons: Counter = Counter()
+    for path in sorted(folder.glob("*.csv")) if folder.exists() else []:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            for row in csv.DictReader(f):
+                for reason in row["理由"].split("; "):
+                    reason = re.sub(r"「.*?」|（.*?）", "", reason).strip()
+                    reasons[(path.stem.split("_")[0], reason)] += 1
+    return reasons
+
+
+def _svg(fig) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    return re.sub(r"^.*?(<svg)", r"\1", buffer.getvalue(), flags=re.S)
+
+
+def trend(history: pl.DataFrame, measure: str, title: str) -> str:
+    data = history.filter(pl.col("measure") == measure).sort("as_of")
+    fig, ax = plt.subplots(figsize=(5.2, 2.6))
+    nights = sorted({d.strftime("%m-%d") for d in data["as_of"].to_list()})  # one point per night, evenly spaced
+    for subject, rows in data.group_by("subject", maintain_order=True):
+        ax.plot([nights.index(d.strftime("%m-%d")) for d in rows["as_of"].to_list()], rows["value"].to_list(),
+                marker="o", label=str(subject[0]))
+    ax.set_xticks(range(len(nights)), nights)
+    ax.set_title(title, fontsize=10)
+    ax.tick_params(labelsize=7)
+    if data.height:
+        ax.legend(fontsize=7, frameon=False)
+    return _svg(fig)
+
+
+def bars(values: dict, title: str) -> str:
+    fig, ax = plt.subplots(figsize=(5.2, 2.6))
+    ax.bar(list(map(str, values)), list(values.values()), color="#3e7cb1")
+    ax.set_title(title, fontsize=10)
+    ax.tick_params(labelsize=8)
+    return _svg(fig)
+
+
+def _table(headers: list[str], rows: list[list], left: int = 1) -> str:
+    head = "".join(f'<th class="{"l" if i < left else ""}">{html.escape(h)}</th>' for i, h in enumerate(headers))
+    body = "".join("<tr>" + "".join(f'<td class="{"l" if i < left else ""}">{v}</td>' for i, v in enumerate(r))
+                   + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def render(as_of: date, summary: dict, outcomes: list[Outcome], dept: pl.DataFrame, links: pl.DataFrame,
+           history: pl.DataFrame, reasons: Counter, data_docs: Path | None) -> str:
+    e = html.escape
+    stale = {f["extract"]: f for f in summary.get("stale_sources", [])}
+    in_use = summary.get("data_extracted_on", {})
+    dept_rows = [[e(r["extract"]), f"{in_use.get(r['extract'], '-')}"
+                  + (' <span class="warn">STALE</span>' if r["extract"] in stale else ""),
+                  f"{r['rows']:,}", "-" if r["previous_rows"] is None else f"{r['row_change']:+.1%}",
+                  f"{r['quarantined_rows']:,}"] for r in dept.iter_rows(named=True)]
+    check_rows = [[e(o.check), '<span class="ok">passed</span>' if o.passed else '<span class="warn">FAILED</span>',
+                   f'<span style="text-align:left">{e(o.message)}</span>'] for o in outcomes]
+    reason_rows = [[e(x), e(r), f"{n:,}"] for (x, r), n in reasons.most_common(20)]
+    link_rows = [[e(d), f"{u:,}", f"{t:,}", f"{rate:.1%}"]
+                 for d, u, t, rate in zip(links["description"], links["unmatched"], links["total"], links["link_rate"])]
+    flagged = summary.get("flagged", {})
+    plots = [bars(summary.get("by_domain", {}) or {"-": 0}, "該当児童 by domain (tonight)"),
+             bars(summary.get("by_office", {}) or {"-": 0}, "該当児童 by office (tonight)"),
+             trend(history, "flagged_children", "flagged children, last runs"),
+             trend(history, "rows", "rows per department, last runs"),
+             trend(history, "link_rate", "link rates, last runs")]
+    docs = f'<p>Great Expectations Data Docs: <a href="{e(data_docs.as_uri())}">{e(str(data_docs))}</a></p>' \
+        if data_docs else ""
+    return f"""<!doctype html>
+<html lang="ja"><head><meta charset="utf-8"><title>mimamori nightly report {as_of}</title>
+<style>{STYLE}</style></head><body>
+<h1>mimamori 見守り — nightly report, as of {as_of}</h1>
+<p>Children in the population: <b>{summary.get('children', 0):,}</b>; flagged <b>{sum(flagged.values()):,}</b>
+(新規 new {flagged.get('新規', 0):,}, 継続 continuing {flagged.get('継続', 0):,}); 解除 released
+{summary.get('released', 0):,}. Rule version {e(str(summary.get('rule_version', '')))}.
+This report holds counts only.</p>
+<h2>Departments: freshness and rows</h2>
+{_table(["extract", "data in use (extraction date)", "rows", "change", "quarantined tonight"], dept_rows)}
+<h2>Quality checks (Great Expectations)</h2>
+{_table(["check", "result", "detail"], check_rows, left=3)}
+{docs}
+<h2>Quarantined rows by reason</h2>
+{_table(["extract", "reason", "rows"], reason_rows, left=2) if reason_rows else "<p>None tonight.</p>"}
+<h2>Link rates</h2>
+{_table(["measure", "unmatched", "total", "linked"], link_rows)}
+<h2>Flagged children and trends</h2>
+<div class="plots">{''.join(f'<figure>{p}</figure>' for p in plots)}</div>
+</body></html>
+"""

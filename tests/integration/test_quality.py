@@ -1,0 +1,105 @@
+"""Data quality: GE checks as Dagster asset checks, the nightly report, and the analysts' dq_nightly table."""
+
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.nightly import run_nightly
+from tests.conftest import AS_OF, restricted
+from tests.identifiers import identifiers
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def check(result, name: str):
+    return next(e.asset_check_evaluation_data for e in result.all_events
+                if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.asset_check_evaluation_data.check_name == name)
+
+
+@pytest.fixture(scope="module")
+def shrunk_night(nightly_home, tmp_path_factory):
+    """The health department's extract shrinks by half overnight."""
+    tmp = tmp_path_factory.mktemp("shrunk")
+    landing = tmp / "landing"
+    shutil.copytree(nightly_home["landing"], landing)
+    path = landing / "kenshin_20261130.csv"
+    lines = path.read_bytes().split(b"\r\n")
+    header, body = lines[0], [line for line in lines[1:] if line]
+    path.write_bytes(b"\r\n".join([header, *body[: len(body) // 2]]) + b"\r\n")
+    home = tmp / "home"
+    shutil.copytree(nightly_home["home"], home, ignore=shutil.ignore_patterns(".dagster"))
+    return home, run_nightly(home, landing, AS_OF, quiet=True), len(body)
+
+
+def test_an_extract_halved_overnight_fails_its_check_with_how_much_and_the_list_is_still_made(shrunk_night):
+    home, run, rows_before = shrunk_night
+    assert run.result.success
+    evaluation = check(run.result, "ge_kenshin")
+    assert not evaluation.passed
+    assert evaluation.severity.value == "WARN"
+    assert re.search(r"kenshin: rows [\d,]+ → [\d,]+ \(-5\d\.\d%\), outside ±20%", evaluation.description)
+    assert check(run.result, "ge_jumin").passed
+    with restricted(home) as con:
+        assert con.execute("select count(*) from marts.flagged_children where as_of = ?", [AS_OF]).fetchone()[0] > 0
+    report = (home / "reports" / AS_OF.isoformat() / "report.html").read_text(encoding="utf-8")
+    assert "FAILED" in report and "outside ±20%" in report
+
+
+def test_report_is_self_contained_and_complete(nightly_home):
+    report = (nightly_home["home"] / "reports" / AS_OF.isoformat() / "report.html").read_text(encoding="utf-8")
+    for section in ["Departments: freshness and rows", "Quarantined rows by reason", "Link rates",
+                    "Flagged children and trends", "Quality checks (Great Expectations)"]:
+        assert section in report
+    assert report.count("<svg") == 5
+    external = re.findall(r'(?:src|href)="(https?://[^"]+)"', report) + re.findall(r"url\(https?://", report)
+    assert external == []  # opens offline
+    assert "<script" not in report
+
+
+def test_report_holds_no_identifying_value(nightly_home):
+    report = (nightly_home["home"] / "reports" / AS_OF.isoformat() / "report.html").read_text(encoding="utf-8")
+    text = re.sub(r"<svg.*?</svg>", "", report, flags=re.S)
+    leaked = [s for s in identifiers(nightly_home["landing"], AS_OF) if len(s) >= 4 and s in text]
+    assert leaked == []
+
+
+def test_report_renders_in_chromium(nightly_home):
+    chromium = shutil.which("chromium")
+    if not chromium:
+        pytest.skip("Chromium (Debian package chromium) is not installed and could not be: see .ci/system-packages")
+    from playwright.sync_api import sync_playwright
+
+    shot = PROJECT / "reports" / "nightly-report.png"
+    report = nightly_home["home"] / "reports" / AS_OF.isoformat() / "report.html"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1300, "height": 1600})
+        page.goto(report.as_uri())
+        page.wait_for_selector("svg")
+        assert page.locator("h2").count() == 5
+        assert page.locator("svg").count() == 5
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert shot.stat().st_size > 30_000
+
+
+def test_great_expectations_data_docs_are_built(nightly_home):
+    docs = nightly_home["home"] / "reports" / "great_expectations" / "gx" / "uncommitted" / "data_docs" / "local_site"
+    assert (docs / "index.html").exists()
+    assert list((docs / "validations").rglob("*.html"))
+
+
+def test_the_same_numbers_are_a_table_for_analysts(nightly_home):
+    con = duckdb.connect(str(nightly_home["home"] / "warehouse" / "analysis.duckdb"), read_only=True)
+    dq = con.execute("select * from dq_nightly").pl()
+    con.close()
+    assert sorted(dq["as_of"].unique().to_list()) == [AS_OF.replace(day=29), AS_OF]
+    tonight = dq.filter(pl.col("as_of") == AS_OF)
+    flagged = tonight.filter(pl.col("measure") == "flagged_children")["value"][0]
+    assert flagged == sum(nightly_home["second"].summary["flagged"].values())
+    assert set(tonight["measure"]) >= {"rows", "quarantined_rows", "link_rate", "flagged_by_domain"}
