@@ -1,0 +1,116 @@
+"""The floor for bench/nightly.py: DuckDB alone loads the same CSV files and computes the same flag list.
+
+    .venv/bin/python bench/floor.py LANDING AS_OF WORKDIR
+
+No validation, no normalisation beyond what the clean generated files need (padding the tax system's
+unpadded 宛名番号), no orchestration, no exports: read_csv (Shift_JIS via the encodings extension) into
+raw tables, then the dbt models' own SQL, compiled by dbt for the same vars, run in dependency order.
+Prints FLOOR_SECONDS (load + models, without the dbt compile that prepares the SQL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+
+import duckdb  # noqa: E402
+
+from pipelines.defs.linkage.vars import dbt_vars  # noqa: E402
+from pipelines.ingest import landing_files  # noqa: E402
+from pipelines.nightly import TELEMETRY_OFF  # noqa: E402
+from pipelines.warehouse import extension_directory  # noqa: E402
+from schemas.contract import EXTRACTS  # noqa: E402
+
+
+def compiled_models(as_of: date, work: Path) -> list[tuple[str, str, str]]:
+    """(schema, name, sql) of every table/view model in dependency order, compiled by dbt for these vars."""
+    home = work / "compile-home"
+    (home / "warehouse").mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **TELEMETRY_OFF, "MIMAMORI_HOME": str(home), "MIMAMORI_DB_KEY": "floor-compile-only",
+           "MIMAMORI_DUCKDB_EXTENSIONS": extension_directory()}
+    target = work / "target"
+    subprocess.run([str(Path(sys.executable).with_name("dbt")), "compile", "--quiet", "--project-dir",
+                    str(PROJECT / "dbt_project"), "--profiles-dir", str(PROJECT / "dbt_project"), "--target-path",
+                    str(target), "--vars", json.dumps(dbt_vars(as_of), ensure_ascii=False)], env=env, check=True)
+    nodes = json.loads((target / "manifest.json").read_text())["nodes"]
+    models = {k: n for k, n in nodes.items() if n["resource_type"] == "model"
+              and n["config"]["materialized"] in {"table", "view"}}
+    order, done = [], set()
+
+    def visit(key: str) -> None:
+        if key in done or key not in models:
+            return
+        for dep in models[key]["depends_on"]["nodes"]:
+            visit(dep)
+        done.add(key)
+        order.append((models[key]["schema"], models[key]["name"], models[key]["compiled_code"]))
+
+    for key in sorted(models):
+        visit(key)
+    return order
+
+
+def column_sql(extract: str) -> str:
+    parts = []
+    for c in EXTRACTS[extract].columns:
+        q = f'"{c.japanese}"'
+        if c.kind == "id15":
+            parts.append(f"lpad({q}, 15, '0') as {c.name}")
+        elif c.kind == "date":
+            parts.append(f"cast({q} as date) as {c.name}")
+        elif c.kind == "int":
+            parts.append(f"cast({q} as integer) as {c.name}")
+        elif c.kind == "decimal":
+            parts.append(f"cast({q} as double) as {c.name}")
+        elif c.name == "nurse_visit":
+            parts.append(f"coalesce({q}, '0') as {c.name}")
+        else:
+            parts.append(f"{q} as {c.name}")
+    return ", ".join(parts)
+
+
+def main(landing: str, as_of_text: str, workdir: str) -> None:
+    as_of = date.fromisoformat(as_of_text)
+    work = Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    models = compiled_models(as_of, work)
+    db = work / "floor.duckdb"
+    db.unlink(missing_ok=True)
+    started = time.perf_counter()
+    con = duckdb.connect(config={"extension_directory": extension_directory(), "autoinstall_known_extensions": False})
+    con.execute("LOAD encodings")
+    con.execute(f"ATTACH '{db}' AS restricted")
+    con.execute("USE restricted")
+    for schema in ("raw", "staging", "intermediate", "marts"):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    files = landing_files(Path(landing), as_of)
+    for name, group in files.items():
+        chosen = group if name == "shukketsu" else group[-1:]
+        reads = " union all ".join(
+            f"select {column_sql(name)}, '{f.name}' as _source_file, date '{f.extracted_on}' as _extracted_on, "
+            f"0 as _source_line from read_csv('{f.path}', header = true, all_varchar = true, "
+            f"encoding = 'shift_jis')" for f in chosen)
+        dedupe = " qualify row_number() over (partition by pupil_id, school_day order by _extracted_on desc) = 1" \
+            if name == "shukketsu" else ""
+        con.execute(f"create or replace table raw.{name} as select * from ({reads}){dedupe}")
+    loaded = time.perf_counter()
+    for schema, name, sql in models:
+        con.execute(f'create or replace table "{schema}"."{name}" as {sql}')
+    flagged = con.execute("select count(*) from marts.flagged_children").fetchone()[0]
+    done = time.perf_counter()
+    con.close()
+    print(f"load {loaded - started:.1f} s, models {done - loaded:.1f} s ({len(models)} models), "
+          f"flagged {flagged:,}")
+    print(f"FLOOR_SECONDS {done - started:.2f}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])

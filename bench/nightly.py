@@ -1,0 +1,175 @@
+"""Benchmark: the whole nightly against the floor of what DuckDB alone can do, per preset.
+
+    .venv/bin/python bench/nightly.py --presets kaga toda amagasaki fukuoka [--workdir /tmp/mimamori-bench]
+
+For each preset: generate the municipality (snapshots at T−1 and T, attendance up to T−1 plus one delta),
+then measure, each in a fresh process tree sampled every 0.2 s (wall, CPU, peak RSS of the whole tree):
+
+- first: the first full nightly (as of T−1), in an empty home;
+- incremental: the next night (as of T: fresh snapshots, one new attendance delta);
+- floor: one DuckDB process that loads the same CSV files (T−1) with read_csv (Shift_JIS through the
+  encodings extension) and runs the same models' SQL (dbt-compiled, in dependency order) to the same
+  flag list, with no validation, normalisation, orchestration or exports.
+
+Prints a table and the top assets and dbt models by time (from Dagster's events), and writes
+reports/bench/nightly.txt and .json. Run by hand, not in the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+AS_OF = date(2026, 11, 30)
+
+
+def tree_rss_kb(root: int) -> int:
+    """Resident memory of a process and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/status") as f:
+                kb = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+        rss[int(entry)] = kb
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack += children.get(pid, [])
+    return total
+
+
+def measure(cmd: list[str], env: dict | None = None) -> dict:
+    """Wall and CPU time and peak tree RSS of one command."""
+    before = os.times()
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=PROJECT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    peak = [0]
+
+    def sample():
+        while proc.poll() is None:
+            peak[0] = max(peak[0], tree_rss_kb(proc.pid))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = proc.communicate()
+    sampler.join()
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out[-4000:]}")
+    return {"wall_s": round(time.perf_counter() - started, 1), "cpu_s": round(cpu, 1),
+            "peak_rss_mb": round(peak[0] / 1024), "output": out}
+
+
+def step_times(home: Path) -> list[tuple[str, float]]:
+    """Seconds per step of the newest run and per dbt model, from the Dagster instance and dbt's results."""
+    code = f"""
+import json, dagster as dg
+with dg.DagsterInstance.get() as instance:
+    run = instance.get_runs(limit=1)[0]
+    stats = instance.get_run_step_stats(run.run_id)
+print(json.dumps([(s.step_key, (s.end_time or 0) - (s.start_time or 0)) for s in stats]))
+"""
+    out = subprocess.run([PYTHON, "-c", code], env={**os.environ, "DAGSTER_HOME": str(home / ".dagster")},
+                         capture_output=True, text=True, check=True).stdout
+    steps = [(k, float(v)) for k, v in json.loads(out)]
+    results = sorted((PROJECT / "dbt_project" / "target").glob("mimamori_dbt_models-*/run_results.json"),
+                     key=lambda p: p.stat().st_mtime)
+    if results:
+        for r in json.loads(results[-1].read_text())["results"]:
+            if r["unique_id"].startswith("model."):
+                steps.append(("dbt:" + r["unique_id"].split(".")[-1], float(r["execution_time"])))
+    return sorted(steps, key=lambda s: -s[1])
+
+
+def input_rows(landing: Path, as_of: date) -> int:
+    sys.path.insert(0, str(PROJECT))
+    from pipelines.ingest import landing_files
+
+    total = 0
+    for name, files in landing_files(landing, as_of).items():
+        for f in (files if name == "shukketsu" else files[-1:]):
+            with open(f.path, "rb") as fh:
+                total += sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 24), b"")) - 1
+    return total
+
+
+def bench_preset(preset: str, work: Path) -> dict:
+    out = work / preset
+    first_day = AS_OF - timedelta(days=1)
+    gen = measure([PYTHON, "-m", "pipelines.cli", "generate", "--preset", preset, "--seed", "1", "--as-of",
+                   str(AS_OF), "--out", str(out / "municipality"), "--days", "1"])
+    landing = out / "municipality" / "landing"
+    home = out / "home"
+    subprocess.run(["rm", "-rf", str(home)], check=True)
+    first = measure([PYTHON, "-m", "pipelines.cli", "nightly", "--landing", str(landing), "--home", str(home),
+                     "--as-of", str(first_day)])
+    first_steps = step_times(home)
+    incremental = measure([PYTHON, "-m", "pipelines.cli", "nightly", "--landing", str(landing), "--home",
+                           str(home), "--as-of", str(AS_OF)])
+    incremental_steps = step_times(home)
+    floor = measure([PYTHON, str(PROJECT / "bench" / "floor.py"), str(landing), str(first_day), str(out / "floor")])
+    # the floor's own clock covers load + SQL (not the dbt compile that prepares its SQL, nor Python's start)
+    floor["wall_s"] = float(next(line.split()[1] for line in floor["output"].splitlines()
+                                 if line.startswith("FLOOR_SECONDS")))
+    rows = input_rows(landing, first_day)
+    return {"preset": preset, "input_rows": rows, "generate": _strip(gen), "first": _strip(first),
+            "incremental": _strip(incremental), "floor": _strip(floor),
+            "ratio_first_to_floor": round(first["wall_s"] / floor["wall_s"], 2),
+            "us_per_row_first": round(first["wall_s"] / rows * 1e6, 2),
+            "top_steps_first": first_steps[:12], "top_steps_incremental": incremental_steps[:8],
+            "floor_detail": floor["output"].strip().splitlines()[-3:]}
+
+
+def _strip(m: dict) -> dict:
+    return {k: v for k, v in m.items() if k != "output"}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--presets", nargs="+", default=["kaga", "toda", "amagasaki", "fukuoka"])
+    p.add_argument("--workdir", default="/tmp/mimamori-bench")
+    args = p.parse_args()
+    results = [bench_preset(preset, Path(args.workdir)) for preset in args.presets]
+    lines = [f"{'preset':<10} {'rows':>11} {'first s':>8} {'cpu s':>7} {'peak MB':>8} {'incr s':>7} "
+             f"{'incr MB':>8} {'floor s':>8} {'ratio':>6} {'µs/row':>7}"]
+    for r in results:
+        lines.append(f"{r['preset']:<10} {r['input_rows']:>11,} {r['first']['wall_s']:>8} {r['first']['cpu_s']:>7} "
+                     f"{r['first']['peak_rss_mb']:>8} {r['incremental']['wall_s']:>7} "
+                     f"{r['incremental']['peak_rss_mb']:>8} {r['floor']['wall_s']:>8} "
+                     f"{r['ratio_first_to_floor']:>6} {r['us_per_row_first']:>7}")
+    for r in results:
+        lines.append(f"\n{r['preset']}: where the first night's time goes")
+        lines += [f"  {k:<45} {v:7.1f} s" for k, v in r["top_steps_first"]]
+        lines.append(f"{r['preset']}: incremental night")
+        lines += [f"  {k:<45} {v:7.1f} s" for k, v in r["top_steps_incremental"]]
+    text = "\n".join(lines)
+    print(text)
+    folder = PROJECT / "reports" / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "nightly.txt").write_text(text + "\n")
+    (folder / "nightly.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()
