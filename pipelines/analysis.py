@@ -22,6 +22,7 @@ import duckdb
 import polars as pl
 
 from pipelines.keys import secret
+from pipelines.warehouse import incoming_transaction
 
 SIGNALS = ["e1", "e2", "e3", "e4", "c1", "c2", "c3", "s1", "s2", "s3", "s4", "h1", "h2"]
 DOMAINS = {"economic": "経済", "care": "養育", "school": "学校", "health": "健康"}
@@ -140,15 +141,7 @@ def connect_analysis(home: Path, read_only: bool = False) -> Iterator[duckdb.Duc
 
 def publish(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, as_of: date) -> None:
     """Keep history across nights: replace this night's rows, keep the others."""
-    con.register("incoming", frame.to_arrow())
-    try:
-        con.execute("BEGIN")
+    with incoming_transaction(con, frame.to_arrow()):
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM incoming WITH NO DATA")
         con.execute(f"DELETE FROM {table} WHERE as_of = ?", [as_of])
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("incoming")

@@ -20,6 +20,7 @@ import polars as pl
 import xlsxwriter
 
 from pipelines.ingest import landing_files
+from pipelines.warehouse import table_exists
 from schemas.contract import EXTRACTS
 
 EXPORT_COLUMNS = ["宛名番号", "氏名", "氏名カナ", "生年月日", "年齢", "性別", "住所", "学校名", "学年", "該当領域数",
@@ -90,7 +91,7 @@ def source_facts(con: duckdb.DuckDBPyConnection, landing: Path, as_of: date) -> 
         files = "any_value(_source_file)" if EXTRACTS[name].snapshot else \
             "min(_source_file) || case when count(distinct _source_file) > 1 then ' 〜 ' || max(_source_file) else '' end"
         in_use = con.execute(f"select {files}, max(_extracted_on) from raw.{name}").fetchone() \
-            if _exists(con, f"raw.{name}") else (None, None)
+            if table_exists(con, f"raw.{name}") else (None, None)
         rejected = con.execute(
             "select message from raw.load_log where extract = ? and file_name = ? and status = 'rejected' "
             "and logged_at > coalesce((select max(logged_at) from raw.load_log where extract = ? and "
@@ -105,11 +106,6 @@ def source_facts(con: duckdb.DuckDBPyConnection, landing: Path, as_of: date) -> 
                       "stale": stale, "rejected": rejected[0] if rejected else None})
     return facts
 
-
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                       [schema, name]).fetchone()[0] > 0
 
 
 def fact_rows(office: Office, rows: pl.DataFrame, facts: list[dict], rules: dict, as_of: date) -> list[tuple]:

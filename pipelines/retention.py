@@ -10,6 +10,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.warehouse import table_exists
+
 # Tables that hold a person's rows, and the column that names the person.
 PERSON_TABLES = {"raw.jumin": "address_code", "raw.zei": "address_code", "raw.fukushi": "address_code",
                  "raw.gakureibo": "address_code", "raw.kenshin": "address_code",
@@ -34,11 +36,11 @@ def purge_removed_persons(con: duckdb.DuckDBPyConnection, as_of: date, days: int
                        WHERE resident_status = '消除' AND change_date IS NOT NULL AND change_date <= ?""", [cutoff])
         report.persons = con.execute("SELECT count(*) FROM purge_persons").fetchone()[0]
         pupils = "SELECT pupil_id FROM raw.gakureibo WHERE address_code IN (SELECT address_code FROM purge_persons)"
-        if _exists(con, "raw.shukketsu") and _exists(con, "raw.gakureibo"):
+        if table_exists(con, "raw.shukketsu") and table_exists(con, "raw.gakureibo"):
             report.rows["raw.shukketsu"] = con.execute(
                 f"DELETE FROM raw.shukketsu WHERE pupil_id IN ({pupils})").fetchone()[0]
         for table, column in PERSON_TABLES.items():
-            if _exists(con, table):
+            if table_exists(con, table):
                 report.rows[table] = con.execute(
                     f"DELETE FROM {table} WHERE {column} IN (SELECT address_code FROM purge_persons)").fetchone()[0]
         con.execute("COMMIT")
@@ -60,9 +62,3 @@ def purge_old_folders(root: Path, as_of: date, days: int) -> list[str]:
             shutil.rmtree(folder)
             removed.append(str(folder))
     return removed
-
-
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                       [schema, name]).fetchone()[0] > 0

@@ -68,7 +68,9 @@ def render(summary: dict, home: Path, landing: Path, seconds: float | None = Non
     lines.append("")
     lines.append("Department files tonight:")
     for f in summary["files"]:
-        if f["status"] == "loaded":
+        if f["status"] == "unchanged":
+            lines.append(f"  {f['file']:<28} unchanged since it was loaded (same sha256): not read again")
+        elif f["status"] == "loaded":
             lines.append(f"  {f['file']:<28} read {f['rows_read']:>10,}  loaded {f['rows_loaded']:>10,}  "
                          f"quarantined {f['rows_quarantined']:>6,}")
         else:

@@ -74,6 +74,13 @@ def log_file(con: duckdb.DuckDBPyConnection, file: ExtractFile, *, status: str, 
          validated.rows_quarantined if validated else None, as_of, run_id, datetime.now(timezone.utc)])
 
 
+def current_snapshot_hash(con: duckdb.DuckDBPyConnection, extract: str) -> str | None:
+    """sha256 of the file the department's table holds now (the newest successful load)."""
+    row = con.execute(f"SELECT sha256 FROM {LOAD_LOG} WHERE extract = ? AND status IN ('loaded', 'unchanged') "
+                      "ORDER BY logged_at DESC LIMIT 1", [extract]).fetchone()
+    return row[0] if row else None
+
+
 def loaded_hashes(con: duckdb.DuckDBPyConnection, extract: str) -> set[str]:
     rows = con.execute(f"SELECT sha256 FROM {LOAD_LOG} WHERE extract = ? AND status = 'loaded'", [extract])
     return {r[0] for r in rows.fetchall()}
@@ -89,43 +96,40 @@ def _incoming(validated: ValidatedExtract):
         {"_line": "_source_line"}).to_arrow()
 
 
-def replace_snapshot(con: duckdb.DuckDBPyConnection, validated: ValidatedExtract) -> None:
-    """A full snapshot replaces the department's table in one transaction."""
-    table = f"raw.{validated.read.file.extract}"
-    incoming = _incoming(validated)
-    con.register("incoming", incoming)
+@contextmanager
+def incoming_transaction(con: duckdb.DuckDBPyConnection, arrow_table) -> Iterator[None]:
+    """An Arrow table visible as ``incoming`` inside one transaction: all of it lands, or none."""
+    con.register("incoming", arrow_table)
     try:
         con.execute("BEGIN")
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM incoming")
+        yield
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
     finally:
         con.unregister("incoming")
+
+
+def replace_snapshot(con: duckdb.DuckDBPyConnection, validated: ValidatedExtract) -> None:
+    """A full snapshot replaces the department's table in one transaction."""
+    with incoming_transaction(con, _incoming(validated)):
+        con.execute(f"CREATE OR REPLACE TABLE raw.{validated.read.file.extract} AS SELECT * FROM incoming")
 
 
 def upsert_delta(con: duckdb.DuckDBPyConnection, validated: ValidatedExtract, key: tuple[str, ...]) -> None:
     """A delta file's rows replace the rows of the same key from files extracted no later than it."""
     table = f"raw.{validated.read.file.extract}"
-    incoming = _incoming(validated)
-    con.register("incoming", incoming)
     on = " AND ".join(f"t.{k} = i.{k}" for k in key)
-    try:
-        con.execute("BEGIN")
+    with incoming_transaction(con, _incoming(validated)):
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM incoming WITH NO DATA")
         con.execute(f"DELETE FROM {table} t USING incoming i WHERE {on} AND t._extracted_on <= i._extracted_on")
         con.execute(f"INSERT INTO {table} SELECT i.* FROM incoming i "
                     f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("incoming")
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """``schema.table`` exists in the connection's current catalog."""
     schema, name = table.split(".")
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = ? "
-                            "AND table_schema = ? AND table_name = ?", [RESTRICTED, schema, name]).fetchone()[0])
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+                            "AND table_schema = ? AND table_name = ?", [schema, name]).fetchone()[0])

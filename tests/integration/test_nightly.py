@@ -170,3 +170,16 @@ def test_summary_names_the_rejected_source_as_stale(broken_registry_night):
     assert list(stale) == ["jumin"] and "読めないバイト" in stale["jumin"]["rejected"]
     rendered = render(run.summary, home, landing)
     assert "STALE jumin" in rendered and "jumin_20261130.csv was rejected" in rendered
+
+
+def test_an_unchanged_snapshot_is_not_read_again(nightly_home, tmp_path):
+    """Re-running the night: the snapshots' bytes equal the data in use, so they are skipped, and logged."""
+    home = tmp_path / "home"
+    shutil.copytree(nightly_home["home"], home, ignore=shutil.ignore_patterns(".dagster"))
+    run = run_nightly(home, nightly_home["landing"], AS_OF, quiet=True)
+    assert run.result.success
+    md = materialization(run.result, "raw/zei")
+    assert md["files_already_loaded"] == 1 and md["rows_read"] == 0
+    assert checks(run.result)["raw/zei:data_current"]
+    statuses = {f["file"]: f["status"] for f in run.summary["files"]}
+    assert statuses["zei_20261130.csv"] == "unchanged"

@@ -11,7 +11,7 @@ from pipelines.quality import evaluate, measure_rows
 from pipelines.report import quarantine_reasons, render
 from pipelines.resources import MimamoriHome, run_as_of
 from pipelines.summary import collect
-from pipelines.warehouse import connect
+from pipelines.warehouse import connect, table_exists
 from schemas.contract import EXTRACTS
 
 REPORT = dg.AssetKey(["quality", "nightly_report"])
@@ -29,8 +29,7 @@ def _previous(home: MimamoriHome, as_of) -> tuple[pl.DataFrame, pl.DataFrame]:
         return empty, empty
     con = duckdb.connect(str(path), read_only=True)
     try:
-        if not con.execute("select count(*) from information_schema.tables where table_name = 'dq_nightly'"
-                           ).fetchone()[0]:
+        if not table_exists(con, "main.dq_nightly"):
             return empty, empty
         history = con.execute("select * from dq_nightly where as_of < ? order by as_of", [as_of]).pl()
     finally:
