@@ -64,3 +64,10 @@ def restricted(home: Path):
     from pipelines.warehouse import connect
 
     return connect(home, read_only=True)
+
+
+def check_evaluations(result) -> dict:
+    """Every asset check evaluation of a run, keyed "asset/key:check_name"."""
+    return {f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:{e.asset_check_evaluation_data.check_name}":
+            e.asset_check_evaluation_data
+            for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}

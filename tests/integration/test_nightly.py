@@ -10,13 +10,11 @@ import pytest
 from pipelines.audit import AuditLog
 from pipelines.nightly import run_nightly
 from pipelines.summary import render
-from tests.conftest import AS_OF, restricted
+from tests.conftest import AS_OF, check_evaluations, restricted
 
 
 def checks(result) -> dict[str, bool]:
-    return {f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:{e.asset_check_evaluation_data.check_name}":
-            e.asset_check_evaluation_data.passed
-            for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    return {key: evaluation.passed for key, evaluation in check_evaluations(result).items()}
 
 
 def materialization(result, key: str) -> dict:

@@ -9,15 +9,14 @@ import polars as pl
 import pytest
 
 from pipelines.nightly import run_nightly
-from tests.conftest import AS_OF, restricted
+from tests.conftest import AS_OF, check_evaluations, restricted
 from tests.identifiers import identifiers
 
 PROJECT = Path(__file__).resolve().parents[2]
 
 
 def check(result, name: str):
-    return next(e.asset_check_evaluation_data for e in result.all_events
-                if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.asset_check_evaluation_data.check_name == name)
+    return check_evaluations(result)[f"quality/nightly_report:{name}"]
 
 
 @pytest.fixture(scope="module")
