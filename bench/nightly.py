@@ -83,7 +83,7 @@ def measure(cmd: list[str], env: dict | None = None) -> dict:
 
 def step_times(home: Path) -> list[tuple[str, float]]:
     """Seconds per step of the newest run and per dbt model, from the Dagster instance and dbt's results."""
-    code = f"""
+    code = """
 import json, dagster as dg
 with dg.DagsterInstance.get() as instance:
     run = instance.get_runs(limit=1)[0]

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+
+if TYPE_CHECKING:
+    from pipelines.audit import AuditLog
 
 AS_OF_TAG = "mimamori/as_of"
 TOKYO = ZoneInfo("Asia/Tokyo")

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 from faker import Faker
 
-from schemas.contract import ERAS, EXTRACTS
+from schemas.contract import ERAS
 
 PRESETS: dict[str, int] = {
     "tiny": 2_000,
@@ -546,7 +546,6 @@ class MunicipalityGenerator:
         u = rng.random(n)
         result = np.where(u < .88, "異常なし", np.where(u < .975, "要観察", np.where(u < .995, "要精密", "要医療")))
         result = np.where(planted_findings, "要精密", result)
-        has = attended > 0
         missing = pl.col("attended") < 0
         return pl.DataFrame({
             "address_code": who["address_code"], "kind": kind, "scheduled": sched, "attended": attended,

@@ -7,7 +7,6 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-import pytest
 
 from pipelines.defs.operations import freshness_checks, landing_sensor, nightly_schedule
 from pipelines.nightly import run_nightly
