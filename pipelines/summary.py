@@ -102,7 +102,10 @@ def render(summary: dict, home: Path, landing: Path, seconds: float | None = Non
               f"  restricted store (names)       {home / 'warehouse' / 'restricted.duckdb'}",
               f"  quarantine (rows set aside)    {home / 'quarantine' / summary['as_of']}",
               f"  caseworker exports             {home / 'exports' / summary['as_of']}",
+              f"  analysis store (pseudonymised) {home / 'warehouse' / 'analysis.duckdb'}",
+              f"  nightly report (open offline)  {home / 'reports' / summary['as_of'] / 'report.html'}",
               f"  run summary                    {home / 'reports' / summary['as_of'] / 'summary.txt'}",
+              f"  audit log                      {home / 'audit' / 'audit.log'}",
               f"  Dagster instance (make ui)     {home / '.dagster'}"]
     return "\n".join(lines)
 

@@ -22,7 +22,9 @@ def test_generate_then_nightly_prints_where_every_output_is(tmp_path):
     out = run.stdout
     assert "succeeded" in out and "Children in the population" in out
     for path in [home / "warehouse" / "restricted.duckdb", home / "exports" / AS_OF.isoformat(),
-                 home / "reports" / AS_OF.isoformat() / "summary.txt", home / ".dagster"]:
+                 home / "warehouse" / "analysis.duckdb", home / "reports" / AS_OF.isoformat() / "report.html",
+                 home / "reports" / AS_OF.isoformat() / "summary.txt", home / "audit" / "audit.log",
+                 home / ".dagster"]:
         assert str(path) in out and path.exists(), path
     assert (home / "reports" / AS_OF.isoformat() / "summary.txt").read_text(encoding="utf-8").strip() in out
     assert (home / ".dagster" / "dagster.yaml").read_text().count("enabled: false") == 1  # telemetry off
