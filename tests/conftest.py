@@ -71,3 +71,16 @@ def check_evaluations(result) -> dict:
     return {f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:{e.asset_check_evaluation_data.check_name}":
             e.asset_check_evaluation_data
             for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+
+
+def rerun_tonight(nightly_home: dict, folder: Path, change_landing) -> tuple[Path, Path, object]:
+    """Night T again, on copies of the home and of the landing folder after ``change_landing(landing)``."""
+    import shutil
+
+    from pipelines.nightly import run_nightly
+
+    landing, home = folder / "landing", folder / "home"
+    shutil.copytree(nightly_home["landing"], landing)
+    change_landing(landing)
+    shutil.copytree(nightly_home["home"], home, ignore=shutil.ignore_patterns(".dagster"))
+    return home, landing, run_nightly(home, landing, AS_OF, quiet=True)

@@ -10,7 +10,7 @@ import pytest
 from pipelines.audit import AuditLog
 from pipelines.nightly import run_nightly
 from pipelines.summary import render
-from tests.conftest import AS_OF, check_evaluations, restricted
+from tests.conftest import AS_OF, check_evaluations, rerun_tonight, restricted
 
 
 def checks(result) -> dict[str, bool]:
@@ -131,16 +131,14 @@ def test_planted_children_are_found(nightly_home, dirty_municipality):
 @pytest.fixture(scope="module")
 def broken_registry_night(nightly_home, tmp_path_factory):
     """Tonight's registry file is corrupted; the rest of the landing folder is as it was. Run once."""
-    tmp_path = tmp_path_factory.mktemp("broken")
-    landing = tmp_path / "landing"
-    shutil.copytree(nightly_home["landing"], landing)
-    jumin = landing / "jumin_20261130.csv"
-    data = bytearray(jumin.read_bytes())
-    data[len(data) // 2] = 0xFF  # not a byte of CP932 or UTF-8
-    jumin.write_bytes(bytes(data))
-    home = tmp_path / "home"
-    shutil.copytree(nightly_home["home"], home, ignore=shutil.ignore_patterns(".dagster"))
-    return home, landing, bytes(data), run_nightly(home, landing, AS_OF, quiet=True)
+    def corrupt(landing):
+        jumin = landing / "jumin_20261130.csv"
+        data = bytearray(jumin.read_bytes())
+        data[len(data) // 2] = 0xFF  # not a byte of CP932 or UTF-8
+        jumin.write_bytes(bytes(data))
+
+    home, landing, run = rerun_tonight(nightly_home, tmp_path_factory.mktemp("broken"), corrupt)
+    return home, landing, (landing / "jumin_20261130.csv").read_bytes(), run
 
 
 def test_a_rejected_file_keeps_last_good_data_marks_it_stale_and_the_night_goes_on(broken_registry_night):

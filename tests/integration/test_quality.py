@@ -8,8 +8,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.nightly import run_nightly
-from tests.conftest import AS_OF, check_evaluations, restricted
+from tests.conftest import AS_OF, check_evaluations, rerun_tonight, restricted
 from tests.identifiers import identifiers
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -22,16 +21,17 @@ def check(result, name: str):
 @pytest.fixture(scope="module")
 def shrunk_night(nightly_home, tmp_path_factory):
     """The health department's extract shrinks by half overnight."""
-    tmp = tmp_path_factory.mktemp("shrunk")
-    landing = tmp / "landing"
-    shutil.copytree(nightly_home["landing"], landing)
-    path = landing / "kenshin_20261130.csv"
-    lines = path.read_bytes().split(b"\r\n")
-    header, body = lines[0], [line for line in lines[1:] if line]
-    path.write_bytes(b"\r\n".join([header, *body[: len(body) // 2]]) + b"\r\n")
-    home = tmp / "home"
-    shutil.copytree(nightly_home["home"], home, ignore=shutil.ignore_patterns(".dagster"))
-    return home, run_nightly(home, landing, AS_OF, quiet=True), len(body)
+    rows = {}
+
+    def halve(landing):
+        path = landing / "kenshin_20261130.csv"
+        lines = path.read_bytes().split(b"\r\n")
+        header, body = lines[0], [line for line in lines[1:] if line]
+        rows["before"] = len(body)
+        path.write_bytes(b"\r\n".join([header, *body[: len(body) // 2]]) + b"\r\n")
+
+    home, _, run = rerun_tonight(nightly_home, tmp_path_factory.mktemp("shrunk"), halve)
+    return home, run, rows["before"]
 
 
 def test_an_extract_halved_overnight_fails_its_check_with_how_much_and_the_list_is_still_made(shrunk_night):
