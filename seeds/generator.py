@@ -209,7 +209,8 @@ class MunicipalityGenerator:
              parent_age[hh] + rng.integers(25, 33, n),
              parent_age[hh] - rng.integers(22, 32, n)])
         age = np.where(role == 1, np.clip(age, 0, 17), np.clip(age, 18, 104))
-        birth = self.t - (age * 365.25).astype(int) - rng.integers(1, 365, n)
+        # Day T itself has its births, removals and moves too, so consecutive snapshots differ as a day's do.
+        birth = self.t - (age * 365.25).astype(int) - rng.integers(0, 365, n)
         relation = np.select(
             [(role == 0) & ~spouse, spouse, role == 1, role == 2, role == 3],
             ["世帯主", "妻", "子", np.where(sex == 1, "父", "母"), "子"], "その他")
@@ -223,13 +224,13 @@ class MunicipalityGenerator:
         moved_out = removed & ((age < 70) | (rng.random(n) < .5))
         status = np.where(removed, "消除", "住民")
         change_reason = np.where(removed, np.where(moved_out, "転出", "死亡"), "")
-        change_day = np.where(removed, self.t - rng.integers(1, 180, n), NO_DAY)
+        change_day = np.where(removed, self.t - rng.integers(0, 180, n), NO_DAY)
         newborn = (~removed) & (self.t - birth < 365)
         change_reason = np.where(newborn, "出生", change_reason)
         change_day = np.where(newborn, birth, change_day)
         moved_in = (~removed) & (~newborn) & (rng.random(n) < 0.04)
         change_reason = np.where(moved_in, np.where(rng.random(n) < .5, "転入", "転居"), change_reason)
-        change_day = np.where(moved_in, self.t - rng.integers(1, 1500, n), change_day)
+        change_day = np.where(moved_in, self.t - rng.integers(0, 1500, n), change_day)
 
         # Names: family name per household, given names by sex, from the faker pools.
         ln = rng.integers(0, len(self.last_names), n_households)[hh]
@@ -604,7 +605,9 @@ class ExtractWriter:
 
     def frames(self, as_of_day: int) -> dict[str, pl.DataFrame]:
         w, d = self.w, as_of_day
-        p = w.persons.filter(pl.col("birth") <= d).with_columns(
+        # Not yet born, or moved in from elsewhere (転入) after this extraction date: not in the registry.
+        arrived_later = (pl.col("change_reason") == "転入") & (pl.col("change_day") > d)
+        p = w.persons.filter((pl.col("birth") <= d) & ~arrived_later).with_columns(
             # Removed after this extraction date: still resident then.
             status=pl.when(pl.col("change_day") > d).then(pl.lit("住民")).otherwise(pl.col("status")),
             change_reason=pl.when(pl.col("change_day") > d).then(pl.lit("")).otherwise(pl.col("change_reason")),
