@@ -75,7 +75,7 @@ def parse_fiscal_year(expr: pl.Expr) -> pl.Expr:
     era_year = era.struct.field("y").replace("元", "1").cast(pl.Int32, strict=False)
     era_start = era.struct.field("era").replace_strict(_ERA_NAMES, default=None).replace_strict(
         {sym: start.year for sym, _, start in ERAS}, default=None, return_dtype=pl.Int32)
-    plain = pl.when(text.str.contains(r"^\d{4}$")).then(text.cast(pl.Int32, strict=False))
+    plain = pl.when(text.str.contains(r"^[0-9]{4}$")).then(text.cast(pl.Int32, strict=False))
     return pl.coalesce(plain, era_start + era_year - 1)
 
 
@@ -89,12 +89,12 @@ def normalise_column(column: Column) -> tuple[pl.Expr, pl.Expr]:
     present = clean_text(raw).is_not_null()
     if column.kind == "id15":
         text = clean_code(raw).str.replace_all(r"[\s\-]", "")
-        ok = text.str.contains(r"^\d{1,15}$")
+        ok = text.str.contains(r"^[0-9]{1,15}$")
         value = pl.when(ok).then(text.str.zfill(15))
         problem = pl.when(present & ~ok.fill_null(False)).then(_problem(column, raw, "は15桁以内の数字ではありません"))
     elif column.kind == "digits":
         text = clean_code(raw)
-        ok = text.str.contains(r"^\d+$")
+        ok = text.str.contains(r"^[0-9]+$")
         value = pl.when(ok).then(text)
         problem = pl.when(present & ~ok.fill_null(False)).then(_problem(column, raw, "は数字ではありません"))
     elif column.kind == "date":
@@ -106,7 +106,7 @@ def normalise_column(column: Column) -> tuple[pl.Expr, pl.Expr]:
         problem = pl.when(present & value.is_null()).then(_problem(column, raw, "は整数ではありません"))
     elif column.kind == "decimal":
         text = clean_code(raw)
-        value = pl.when(text.str.contains(r"^\d+(\.\d+)?$")).then(text.cast(pl.Float64, strict=False))
+        value = pl.when(text.str.contains(r"^[0-9]+(\.[0-9]+)?$")).then(text.cast(pl.Float64, strict=False))
         problem = pl.when(present & value.is_null()).then(_problem(column, raw, "は数値ではありません"))
     elif column.kind == "code":
         text = clean_code(raw)
@@ -126,19 +126,46 @@ def normalise_column(column: Column) -> tuple[pl.Expr, pl.Expr]:
     return value.alias(column.name), problem
 
 
+def canonical_value(column: Column) -> pl.Expr | None:
+    """The typed value of text already written the canonical way (ASCII digits, nothing to trim), else null.
+
+    A registry has as many distinct 宛名番号 as rows, so the full rules (NFKC, era dates …) per distinct
+    value would cost seconds; the few values not written canonically still take the full rules.
+    """
+    raw = pl.col(column.japanese)
+    if column.kind == "id15":
+        return pl.when(raw.str.contains(r"^[0-9]{1,15}$")).then(raw.str.zfill(15))
+    if column.kind == "digits":
+        return pl.when(raw.str.contains(r"^[0-9]+$")).then(raw)
+    return None
+
+
 def normalise(raw: pl.DataFrame, extract: Extract) -> pl.DataFrame:
     """Raw text columns (Japanese headers) → typed columns (English names) plus the ``_problems`` list.
 
     Values that could not be read are null in the typed column and named in ``_problems``; the raw
     frame is left as it is, so quarantine can show the department's original text. Each column's rules
-    run once per distinct value (an attendance file has millions of rows but a few hundred dates).
+    run once per distinct value (an attendance file has millions of rows but a few hundred dates), and
+    only for values not already canonical (see ``canonical_value``).
     """
     frame = raw
     problem_columns = []
     for column in extract.columns:
         value, problem = normalise_column(column)
         problem_columns.append(f"_problem_{column.name}")
-        lookup = raw.select(pl.col(column.japanese).unique()).with_columns(value, problem.alias(problem_columns[-1]))
-        frame = frame.join(lookup, on=column.japanese, how="left", nulls_equal=True, maintain_order="left")
+        fast = canonical_value(column)
+        if fast is None:
+            lookup = raw.select(pl.col(column.japanese).unique()).with_columns(
+                value, problem.alias(problem_columns[-1]))
+            frame = frame.join(lookup, on=column.japanese, how="left", nulls_equal=True, maintain_order="left")
+            continue
+        frame = frame.with_columns(fast.alias(column.name), pl.lit(None, pl.String).alias(problem_columns[-1]))
+        pending = frame.filter(pl.col(column.name).is_null()).select(pl.col(column.japanese).unique())
+        if pending.height:
+            lookup = pending.with_columns(value.alias("_slow_value"), problem.alias("_slow_problem"))
+            frame = frame.join(lookup, on=column.japanese, how="left", nulls_equal=True, maintain_order="left") \
+                .with_columns(pl.coalesce(column.name, "_slow_value").alias(column.name),
+                              pl.col("_slow_problem").alias(problem_columns[-1])) \
+                .drop("_slow_value", "_slow_problem")
     problems = pl.concat_list(problem_columns).list.drop_nulls()
     return frame.select(pl.col("_line"), *[c.name for c in extract.columns], problems.alias(PROBLEMS))
