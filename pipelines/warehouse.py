@@ -117,6 +117,11 @@ def replace_snapshot(con: duckdb.DuckDBPyConnection, validated: ValidatedExtract
         con.execute(f"CREATE OR REPLACE TABLE raw.{validated.read.file.extract} AS SELECT * FROM incoming")
 
 
+def relabel_snapshot(con: duckdb.DuckDBPyConnection, file: ExtractFile) -> None:
+    """A snapshot byte-identical to the one in use: the table now stands for the newer file (same rows)."""
+    con.execute(f"UPDATE raw.{file.extract} SET _source_file = ?, _extracted_on = ?", [file.name, file.extracted_on])
+
+
 def upsert_delta(con: duckdb.DuckDBPyConnection, validated: ValidatedExtract, key: tuple[str, ...]) -> None:
     """A delta file's rows replace the rows of the same key from files extracted no later than it."""
     table = f"raw.{validated.read.file.extract}"

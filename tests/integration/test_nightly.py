@@ -168,6 +168,24 @@ def test_summary_names_the_rejected_source_as_stale(broken_registry_night):
     assert "STALE jumin" in rendered and "jumin_20261130.csv was rejected" in rendered
 
 
+def test_a_new_file_with_the_same_bytes_is_current_without_being_read(nightly_home, tmp_path):
+    """Night T + 1 with a tax file byte-identical to T's (tax changes once a year): skipped, yet current."""
+    landing, home = tmp_path / "landing", tmp_path / "home"
+    shutil.copytree(nightly_home["landing"], landing)
+    shutil.copytree(nightly_home["home"], home, ignore=shutil.ignore_patterns(".dagster"))
+    tomorrow = AS_OF + timedelta(days=1)
+    shutil.copy(landing / "zei_20261130.csv", landing / "zei_20261201.csv")
+    run = run_nightly(home, landing, tomorrow, quiet=True)
+    assert run.result.success
+    md = materialization(run.result, "raw/zei")
+    assert md["files_already_loaded"] == 1 and md["rows_read"] == 0
+    assert checks(run.result)["raw/zei:data_current"]
+    assert "zei" not in {f["extract"] for f in run.summary["stale_sources"]}
+    with restricted(home) as con:
+        assert con.execute("select distinct _source_file, _extracted_on from raw.zei").fetchall() == \
+            [("zei_20261201.csv", tomorrow)]
+
+
 def test_an_unchanged_snapshot_is_not_read_again(nightly_home, tmp_path):
     """Re-running the night: the snapshots' bytes equal the data in use, so they are skipped, and logged."""
     home = tmp_path / "home"

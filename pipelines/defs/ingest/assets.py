@@ -27,6 +27,7 @@ from pipelines.warehouse import (
     current_snapshot_hash,
     loaded_hashes,
     log_file,
+    relabel_snapshot,
     replace_snapshot,
     table_exists,
     upsert_delta,
@@ -170,6 +171,7 @@ def build_extract_asset(extract: Extract) -> dg.AssetsDefinition:
                         con, f"raw.{extract.name}"):
                     # the same bytes as the table holds: nothing to read again (tax data changes once a year)
                     report.skipped.append(report.newest.name)
+                    relabel_snapshot(con, report.newest)
                     log_file(con, report.newest, status="unchanged", as_of=as_of, run_id=context.run_id,
                              sha256=digest, message="same sha256 as the data in use")
                 elif report.newest:
