@@ -1,11 +1,17 @@
 """The floor for bench/nightly.py: DuckDB alone loads the same CSV files and computes the same flag list.
 
-    .venv/bin/python bench/floor.py LANDING AS_OF WORKDIR
+    .venv/bin/python bench/floor.py LANDING AS_OF WORKDIR [--single-buffer]
 
 No validation, no normalisation beyond what the clean generated files need (padding the tax system's
 unpadded 宛名番号), no orchestration, no exports: read_csv (Shift_JIS via the encodings extension) into
 raw tables, then the dbt models' own SQL, compiled by dbt for the same vars, run in dependency order.
 Prints FLOOR_SECONDS (load + models, without the dbt compile that prepares the SQL).
+
+DuckDB 1.4.4's encodings extension garbles a Shift_JIS character that straddles two read buffers (seen
+at toda: a comma became "?"), which can break a row. By default the floor reads as DuckDB reads best,
+in parallel buffers, skips the rows it cannot parse and prints how many (FLOOR_ROWS_LOST): the floor
+is a speed reference, not a correct load. --single-buffer reads each file in one buffer instead:
+correct, but serial (5 x slower at fukuoka).
 """
 
 from __future__ import annotations
@@ -23,23 +29,23 @@ sys.path.insert(0, str(PROJECT))
 
 import duckdb  # noqa: E402
 
-from pipelines.defs.linkage.vars import dbt_vars  # noqa: E402
+from pipelines.defs.linkage.vars import as_of_env, dbt_vars  # noqa: E402
 from pipelines.ingest import landing_files  # noqa: E402
 from pipelines.nightly import TELEMETRY_OFF  # noqa: E402
 from pipelines.warehouse import extension_directory  # noqa: E402
 from schemas.contract import EXTRACTS  # noqa: E402
 
 
-def compiled_models(as_of: date, work: Path) -> list[tuple[str, str, str]]:
-    """(schema, name, sql) of every table/view model in dependency order, compiled by dbt for these vars."""
+def compiled_models(as_of: date, work: Path) -> list[tuple[str, str, str, str]]:
+    """(schema, name, materialization, sql) of every table/view model in dependency order, compiled by dbt for these vars."""
     home = work / "compile-home"
     (home / "warehouse").mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **TELEMETRY_OFF, "MIMAMORI_HOME": str(home), "MIMAMORI_DB_KEY": "floor-compile-only",
-           "MIMAMORI_DUCKDB_EXTENSIONS": extension_directory()}
+           "MIMAMORI_DUCKDB_EXTENSIONS": extension_directory(), **as_of_env(as_of)}
     target = work / "target"
     subprocess.run([str(Path(sys.executable).with_name("dbt")), "compile", "--quiet", "--project-dir",
                     str(PROJECT / "dbt_project"), "--profiles-dir", str(PROJECT / "dbt_project"), "--target-path",
-                    str(target), "--vars", json.dumps(dbt_vars(as_of), ensure_ascii=False)], env=env, check=True)
+                    str(target), "--vars", dbt_vars()], env=env, check=True)
     nodes = json.loads((target / "manifest.json").read_text())["nodes"]
     models = {k: n for k, n in nodes.items() if n["resource_type"] == "model"
               and n["config"]["materialized"] in {"table", "view"}}
@@ -51,7 +57,8 @@ def compiled_models(as_of: date, work: Path) -> list[tuple[str, str, str]]:
         for dep in models[key]["depends_on"]["nodes"]:
             visit(dep)
         done.add(key)
-        order.append((models[key]["schema"], models[key]["name"], models[key]["compiled_code"]))
+        order.append((models[key]["schema"], models[key]["name"], models[key]["config"]["materialized"],
+                      models[key]["compiled_code"]))
 
     for key in sorted(models):
         visit(key)
@@ -77,13 +84,18 @@ def column_sql(extract: str) -> str:
     return ", ".join(parts)
 
 
-def _buffer(path: Path) -> int:
-    """A read buffer larger than the file: the encodings extension (1.4.4) garbles a Shift_JIS character
-    that straddles two buffers (seen at the toda preset), so the file must fit in one."""
-    return max(path.stat().st_size + (1 << 20), 32 << 20)
+def _read_options(path: Path, single_buffer: bool) -> str:
+    if single_buffer:  # a buffer larger than the file: no character straddles two buffers
+        return f"buffer_size = {max(path.stat().st_size + (1 << 20), 32 << 20)}"
+    return "ignore_errors = true"
 
 
-def main(landing: str, as_of_text: str, workdir: str) -> None:
+def _lines(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 24), b"")) - 1
+
+
+def main(landing: str, as_of_text: str, workdir: str, single_buffer: bool = False) -> None:
     as_of = date.fromisoformat(as_of_text)
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -103,20 +115,24 @@ def main(landing: str, as_of_text: str, workdir: str) -> None:
         reads = " union all ".join(
             f"select {column_sql(name)}, '{f.name}' as _source_file, date '{f.extracted_on}' as _extracted_on, "
             f"0 as _source_line from read_csv('{f.path}', header = true, all_varchar = true, "
-            f"encoding = 'shift_jis', buffer_size = {_buffer(f.path)})" for f in chosen)
+            f"encoding = 'shift_jis', {_read_options(f.path, single_buffer)})" for f in chosen)
         dedupe = " qualify row_number() over (partition by pupil_id, school_day order by _extracted_on desc) = 1" \
             if name == "shukketsu" else ""
         con.execute(f"create or replace table raw.{name} as select * from ({reads}){dedupe}")
     loaded = time.perf_counter()
-    for schema, name, sql in models:
-        con.execute(f'create or replace table "{schema}"."{name}" as {sql}')
+    for schema, name, materialized, sql in models:  # views stay views, as dbt builds them
+        con.execute(f'create or replace {materialized} "{schema}"."{name}" as {sql}')
     flagged = con.execute("select count(*) from marts.flagged_children").fetchone()[0]
     done = time.perf_counter()
+    rows_in_files = sum(_lines(f.path) for name, group in files.items()
+                        for f in (group if name == "shukketsu" else group[-1:]))
+    rows_read = sum(con.execute(f"select count(*) from raw.{name}").fetchone()[0] for name in files)
     con.close()
     print(f"load {loaded - started:.1f} s, models {done - loaded:.1f} s ({len(models)} models), "
           f"flagged {flagged:,}")
     print(f"FLOOR_SECONDS {done - started:.2f}")
+    print(f"FLOOR_ROWS_LOST {rows_in_files - rows_read}")
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:4], single_buffer="--single-buffer" in sys.argv[4:])

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -46,7 +45,6 @@ def ensure_dbt_manifest(force: bool = False) -> Path:
     sources += list(CONFIG_DIR.glob("*.yml"))
     if force or not manifest.exists() or max(p.stat().st_mtime for p in sources) > manifest.stat().st_mtime:
         from pipelines.defs.linkage.vars import dbt_vars
-        from pipelines.resources import today_in_tokyo
 
         dbt = Path(sys.executable).with_name("dbt")
         from pipelines.nightly import TELEMETRY_OFF
@@ -54,7 +52,7 @@ def ensure_dbt_manifest(force: bool = False) -> Path:
         env = {**os.environ, **TELEMETRY_OFF}
         env.setdefault("MIMAMORI_HOME", str(PROJECT_ROOT / "data"))
         subprocess.run([str(dbt), "parse", "--quiet", "--project-dir", str(project), "--profiles-dir",
-                        str(project), "--vars", json.dumps(dbt_vars(today_in_tokyo()), ensure_ascii=False)],
+                        str(project), "--vars", dbt_vars()],
                        check=True, env=env)
     return manifest
 

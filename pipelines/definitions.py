@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from pipelines.defs.analysis.assets import analysis_marts
 from pipelines.defs.export.assets import caseworker_lists
@@ -16,7 +15,7 @@ from pipelines.defs.jobs import nightly_job
 from pipelines.defs.operations import freshness_checks, landing_sensor, nightly_schedule
 from pipelines.defs.quality.assets import nightly_report
 from pipelines.defs.linkage.assets import dbt_project, mimamori_dbt_models
-from pipelines.resources import MimamoriHome
+from pipelines.resources import MimamoriHome, NightlyDbtCliResource
 
 defs = dg.Definitions(
     assets=[*extract_assets, mimamori_dbt_models, caseworker_lists, analysis_marts, retention_purge,
@@ -28,7 +27,7 @@ defs = dg.Definitions(
     resources={
         "home": MimamoriHome(home=dg.EnvVar("MIMAMORI_HOME"), landing=dg.EnvVar("MIMAMORI_LANDING")),
         # the dbt of this environment, whether or not the venv is on PATH
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))),
+        "dbt": NightlyDbtCliResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))),
     },
     executor=dg.in_process_executor,
 )

@@ -1,7 +1,13 @@
-{# The run's as-of date T and the rule set, both passed by the pipeline as vars (config/rules.yml). #}
+{# The rule set comes as vars (config/rules.yml); the run's as-of date T from MIMAMORI_AS_OF, read only
+   when executing, so that a new date each night does not force dbt to re-parse the project
+   (pipelines/defs/linkage/vars.py). #}
 
 {% macro as_of() -%}
-    cast('{{ var("as_of") }}' as date)
+    {%- if execute -%}
+    cast('{{ env_var("MIMAMORI_AS_OF") }}' as date)
+    {%- else -%}
+    cast(null as date)
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro rule(signal, key) -%}

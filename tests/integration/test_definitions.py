@@ -1,7 +1,6 @@
 """The code location loads, the lineage runs from every department file to the list, and the dbt unit
 tests (signals at their boundaries) pass against a real DuckDB file."""
 
-import json
 import os
 import subprocess
 import sys
@@ -9,7 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.defs.linkage.vars import dbt_vars
+from pipelines.defs.linkage.vars import as_of_env, dbt_vars
 from pipelines.nightly import dbt_environment
 from schemas.contract import EXTRACTS
 from tests.conftest import AS_OF
@@ -45,9 +44,10 @@ def test_dbt_tests_are_asset_checks():
 def test_dbt_unit_tests_pass_on_the_nightly_warehouse(nightly_home):
     project = Path(__file__).resolve().parents[2] / "dbt_project"
     dbt = Path(sys.executable).with_name("dbt")
-    env = {**os.environ, "MIMAMORI_HOME": str(nightly_home["home"]), **dbt_environment(nightly_home["home"])}
+    env = {**os.environ, "MIMAMORI_HOME": str(nightly_home["home"]), **dbt_environment(nightly_home["home"]),
+           **as_of_env(AS_OF)}
     out = subprocess.run([str(dbt), "test", "--select", "test_type:unit", "--project-dir", str(project),
-                          "--profiles-dir", str(project), "--vars", json.dumps(dbt_vars(AS_OF), ensure_ascii=False)],
+                          "--profiles-dir", str(project), "--vars", dbt_vars()],
                          env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout[-3000:]
     assert "PASS=" in out.stdout and "ERROR=0" in out.stdout

@@ -1,15 +1,14 @@
 """The dbt models (dbt-duckdb) as Dagster assets, downstream of the ingest assets; dbt tests are checks."""
 
 
-import json
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DbtProject, dbt_assets
 
 from pipelines.defs.linkage.translator import MimamoriTranslator
-from pipelines.defs.linkage.vars import dbt_vars
-from pipelines.resources import run_as_of
+from pipelines.defs.linkage.vars import as_of_in_environment, dbt_vars
+from pipelines.resources import MimamoriHome, NightlyDbtCliResource, run_as_of
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -18,7 +17,12 @@ dbt_project.prepare_if_dev()  # only under `dagster dev`; elsewhere `make` runs 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=MimamoriTranslator(),
             retry_policy=dg.RetryPolicy(max_retries=1, delay=30))  # e.g. the store still locked by a reader
-def mimamori_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """Staging views, linkage tables and the marts: the flag list on T with its reasons."""
-    args = ["build", "--vars", json.dumps(dbt_vars(run_as_of(context)), ensure_ascii=False)]
-    yield from dbt.cli(args, context=context).stream()
+def mimamori_dbt_models(context: dg.AssetExecutionContext, dbt: NightlyDbtCliResource, home: MimamoriHome):
+    """Staging views, linkage tables and the marts: the flag list on T with its reasons.
+
+    dbt's unit tests are left to the test suite (they test the SQL, not the night's data); the data
+    tests run every night as asset checks.
+    """
+    args = ["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars()]
+    with as_of_in_environment(run_as_of(context)):
+        yield from dbt.cli(args, context=context, target_path=home.dbt_target_dir).stream()
