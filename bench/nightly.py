@@ -8,8 +8,9 @@ then measure, each in a fresh process tree sampled every 0.2 s (wall, CPU, peak 
 - first: the first full nightly (as of T−1), in an empty home;
 - incremental: the next night (as of T: fresh snapshots, one new attendance delta);
 - floor: one DuckDB process that loads the same CSV files (T−1) with read_csv (Shift_JIS through the
-  encodings extension) and runs the same models' SQL (dbt-compiled, in dependency order) to the same
-  flag list, with no validation, normalisation, orchestration or exports.
+  encodings extension, in parallel buffers; see bench/floor.py for the rows that extension loses) and
+  runs the same models' SQL (dbt-compiled, in dependency order) to the same flag list, with no
+  validation, normalisation, orchestration or exports.
 
 Prints a table and the top assets and dbt models by time (from Dagster's events), and writes
 reports/bench/nightly.txt and .json. Run by hand, not in the test suite.
@@ -93,10 +94,9 @@ print(json.dumps([(s.step_key, (s.end_time or 0) - (s.start_time or 0)) for s in
     out = subprocess.run([PYTHON, "-c", code], env={**os.environ, "DAGSTER_HOME": str(home / ".dagster")},
                          capture_output=True, text=True, check=True).stdout
     steps = [(k, float(v)) for k, v in json.loads(out)]
-    results = sorted((PROJECT / "dbt_project" / "target").glob("mimamori_dbt_models-*/run_results.json"),
-                     key=lambda p: p.stat().st_mtime)
-    if results:
-        for r in json.loads(results[-1].read_text())["results"]:
+    results = home / "dbt" / "target" / "run_results.json"
+    if results.exists():
+        for r in json.loads(results.read_text())["results"]:
             if r["unique_id"].startswith("model."):
                 steps.append(("dbt:" + r["unique_id"].split(".")[-1], float(r["execution_time"])))
     return sorted(steps, key=lambda s: -s[1])
@@ -132,6 +132,8 @@ def bench_preset(preset: str, work: Path) -> dict:
     # the floor's own clock covers load + SQL (not the dbt compile that prepares its SQL, nor Python's start)
     floor["wall_s"] = float(next(line.split()[1] for line in floor["output"].splitlines()
                                  if line.startswith("FLOOR_SECONDS")))
+    floor["rows_lost"] = int(next(line.split()[1] for line in floor["output"].splitlines()
+                                  if line.startswith("FLOOR_ROWS_LOST")))
     rows = input_rows(landing, first_day)
     return {"preset": preset, "input_rows": rows, "generate": _strip(gen), "first": _strip(first),
             "incremental": _strip(incremental), "floor": _strip(floor),
@@ -152,11 +154,12 @@ def main() -> None:
     args = p.parse_args()
     results = [bench_preset(preset, Path(args.workdir)) for preset in args.presets]
     lines = [f"{'preset':<10} {'rows':>11} {'first s':>8} {'cpu s':>7} {'peak MB':>8} {'incr s':>7} "
-             f"{'incr MB':>8} {'floor s':>8} {'ratio':>6} {'µs/row':>7}"]
+             f"{'cpu s':>6} {'incr MB':>8} {'floor s':>8} {'lost':>5} {'ratio':>6} {'µs/row':>7}"]
     for r in results:
         lines.append(f"{r['preset']:<10} {r['input_rows']:>11,} {r['first']['wall_s']:>8} {r['first']['cpu_s']:>7} "
                      f"{r['first']['peak_rss_mb']:>8} {r['incremental']['wall_s']:>7} "
-                     f"{r['incremental']['peak_rss_mb']:>8} {r['floor']['wall_s']:>8} "
+                     f"{r['incremental']['cpu_s']:>6} {r['incremental']['peak_rss_mb']:>8} {r['floor']['wall_s']:>8} "
+                     f"{r['floor']['rows_lost']:>5} "
                      f"{r['ratio_first_to_floor']:>6} {r['us_per_row_first']:>7}")
     for r in results:
         lines.append(f"\n{r['preset']}: where the first night's time goes")
