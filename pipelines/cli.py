@@ -41,7 +41,8 @@ def ensure_dbt_manifest(force: bool = False) -> Path:
 
     project = PROJECT_ROOT / "dbt_project"
     manifest = project / "target" / "manifest.json"
-    sources = [p for p in project.rglob("*") if p.suffix in {".sql", ".yml"} and "target" not in p.parts]
+    sources = [p for folder in ("models", "macros", "tests") for p in (project / folder).rglob("*")
+               if p.suffix in {".sql", ".yml"}] + list(project.glob("*.yml"))
     sources += list(CONFIG_DIR.glob("*.yml"))
     if force or not manifest.exists() or max(p.stat().st_mtime for p in sources) > manifest.stat().st_mtime:
         from pipelines.defs.linkage.vars import dbt_vars
