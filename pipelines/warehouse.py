@@ -98,7 +98,12 @@ def _incoming(validated: ValidatedExtract):
 
 @contextmanager
 def incoming_transaction(con: duckdb.DuckDBPyConnection, arrow_table) -> Iterator[None]:
-    """An Arrow table visible as ``incoming`` inside one transaction: all of it lands, or none."""
+    """An Arrow table visible as ``incoming`` inside one transaction: all of it lands, or none.
+
+    Rows are written in parallel, in no particular order (every reader orders explicitly, by
+    _source_line or a key): 4.0 s -> 1.5 s for fukuoka's 1.6 M residents.
+    """
+    con.execute("SET preserve_insertion_order = false")
     con.register("incoming", arrow_table)
     try:
         con.execute("BEGIN")
@@ -131,6 +136,17 @@ def upsert_delta(con: duckdb.DuckDBPyConnection, validated: ValidatedExtract, ke
         con.execute(f"DELETE FROM {table} t USING incoming i WHERE {on} AND t._extracted_on <= i._extracted_on")
         con.execute(f"INSERT INTO {table} SELECT i.* FROM incoming i "
                     f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})")
+        _check_unique(con, table, key)
+
+
+def _check_unique(con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...]) -> None:
+    """One row per key among the keys this delta touched. With the table unique before, that keeps it
+    unique after, without grouping all of it (13 M attendance rows at fukuoka) every night."""
+    on = " AND ".join(f"t.{k} = i.{k}" for k in key)
+    duplicates = con.execute(f"SELECT {', '.join(f't.{k}' for k in key)}, count(*) FROM {table} t "
+                             f"SEMI JOIN incoming i ON {on} GROUP BY ALL HAVING count(*) > 1 LIMIT 3").fetchall()
+    if duplicates:
+        raise RuntimeError(f"{table}: more than one row for {key} = {duplicates}; the delta was not loaded")
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

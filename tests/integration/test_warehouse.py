@@ -1,0 +1,50 @@
+"""Loading into the restricted store: deltas are upserted by key, in one transaction, and stay unique."""
+
+import dataclasses
+from datetime import timedelta
+
+import polars as pl
+import pytest
+
+from pipelines.ingest import ExtractFile, landing_files, read_extract, validate
+from pipelines.warehouse import connect, upsert_delta
+from schemas.contract import EXTRACTS
+from tests.conftest import AS_OF
+
+
+@pytest.fixture
+def attendance_loaded(clean_municipality, tmp_path):
+    """The generated attendance base file loaded into a fresh store."""
+    base = landing_files(clean_municipality / "landing", AS_OF - timedelta(days=1))["shukketsu"][0]
+    validated = validate(read_extract(base), base.extracted_on)
+    with connect(tmp_path) as con:
+        upsert_delta(con, validated, EXTRACTS["shukketsu"].unique)
+    return tmp_path, validated
+
+
+def _as_delta(validated, rows: pl.DataFrame):
+    """The same rows as if a later delta file carried them."""
+    later = ExtractFile(validated.read.file.path, "shukketsu", validated.read.file.extracted_on + timedelta(days=1))
+    return dataclasses.replace(validated, valid=rows, read=dataclasses.replace(validated.read, file=later))
+
+
+def test_a_delta_replaces_the_rows_of_its_keys(attendance_loaded):
+    home, validated = attendance_loaded
+    changed = validated.valid.head(5).with_columns(attendance=pl.lit("出席停止"))
+    with connect(home) as con:
+        before = con.execute("select count(*) from raw.shukketsu").fetchone()[0]
+        upsert_delta(con, _as_delta(validated, changed), EXTRACTS["shukketsu"].unique)
+        after = con.execute("select count(*), count(*) filter (attendance = '出席停止' "
+                            "and _extracted_on > ?) from raw.shukketsu", [validated.read.file.extracted_on]).fetchone()
+    assert before == validated.rows_loaded and after == (before, 5)
+
+
+def test_a_delta_that_would_duplicate_a_key_is_refused_whole(attendance_loaded):
+    """A defect upstream (two rows for one pupil and day in a delta) must not reach the table."""
+    home, validated = attendance_loaded
+    twice = pl.concat([validated.valid.head(3), validated.valid.head(1)])
+    with connect(home) as con:
+        with pytest.raises(RuntimeError, match="more than one row"):
+            upsert_delta(con, _as_delta(validated, twice), EXTRACTS["shukketsu"].unique)
+        count, newest = con.execute("select count(*), max(_extracted_on) from raw.shukketsu").fetchone()
+    assert count == validated.rows_loaded and newest == validated.read.file.extracted_on
