@@ -10,7 +10,11 @@ then measure, each in a fresh process tree sampled every 0.2 s (wall, CPU, peak 
 - floor: one DuckDB process that loads the same CSV files (T−1) with read_csv (Shift_JIS through the
   encodings extension, in parallel buffers; see bench/floor.py for the rows that extension loses) and
   runs the same models' SQL (dbt-compiled, in dependency order) to the same flag list, with no
-  validation, normalisation, orchestration or exports.
+  validation, normalisation, orchestration or exports;
+- the stricter floor: the same, on UTF-8 copies of the files made before its clock starts (DuckDB's
+  Shift_JIS decoding is the slow part of the first floor).
+
+Ends with the issue's targets, each met or not.
 
 Prints a table and the top assets and dbt models by time (from Dagster's events), and writes
 reports/bench/nightly.txt and .json. Run by hand, not in the test suite.
@@ -128,19 +132,42 @@ def bench_preset(preset: str, work: Path) -> dict:
     incremental = measure([PYTHON, "-m", "pipelines.cli", "nightly", "--landing", str(landing), "--home",
                            str(home), "--as-of", str(AS_OF)])
     incremental_steps = step_times(home)
-    floor = measure([PYTHON, str(PROJECT / "bench" / "floor.py"), str(landing), str(first_day), str(out / "floor")])
-    # the floor's own clock covers load + SQL (not the dbt compile that prepares its SQL, nor Python's start)
-    floor["wall_s"] = float(next(line.split()[1] for line in floor["output"].splitlines()
-                                 if line.startswith("FLOOR_SECONDS")))
-    floor["rows_lost"] = int(next(line.split()[1] for line in floor["output"].splitlines()
-                                  if line.startswith("FLOOR_ROWS_LOST")))
+    floor = run_floor(landing, first_day, out / "floor")
+    floor_utf8 = run_floor(landing, first_day, out / "floor-utf8", "--utf8")
     rows = input_rows(landing, first_day)
     return {"preset": preset, "input_rows": rows, "generate": _strip(gen), "first": _strip(first),
             "incremental": _strip(incremental), "floor": _strip(floor),
+            "floor_utf8": _strip(floor_utf8),
             "ratio_first_to_floor": round(first["wall_s"] / floor["wall_s"], 2),
+            "ratio_first_to_utf8_floor": round(first["wall_s"] / floor_utf8["wall_s"], 2),
             "us_per_row_first": round(first["wall_s"] / rows * 1e6, 2),
             "top_steps_first": first_steps[:12], "top_steps_incremental": incremental_steps[:8],
             "floor_detail": floor["output"].strip().splitlines()[-3:]}
+
+
+def run_floor(landing: Path, as_of: date, work: Path, *flags: str) -> dict:
+    """bench/floor.py; its own clock covers load + SQL (not the dbt compile that prepares its SQL, nor
+    Python's start, nor the UTF-8 copies of --utf8)."""
+    floor = measure([PYTHON, str(PROJECT / "bench" / "floor.py"), str(landing), str(as_of), str(work), *flags])
+    printed = dict(line.split()[:2] for line in floor["output"].splitlines() if line.startswith("FLOOR_"))
+    return floor | {"wall_s": float(printed["FLOOR_SECONDS"]), "rows_lost": int(printed["FLOOR_ROWS_LOST"])}
+
+
+def targets(results: list[dict]) -> list[str]:
+    """The benchmark issue's targets, for the presets measured."""
+    by = {r["preset"]: r for r in results}
+    if "fukuoka" not in by:
+        return []
+    f = by["fukuoka"]
+    rows = [("fukuoka first night ≤ 3 × floor", f["ratio_first_to_floor"] <= 3, f"{f['ratio_first_to_floor']} ×"),
+            ("  (against the UTF-8 floor)", f["ratio_first_to_utf8_floor"] <= 3,
+             f"{f['ratio_first_to_utf8_floor']} ×"),
+            ("fukuoka peak memory ≤ 8 GB", f["first"]["peak_rss_mb"] <= 8192, f"{f['first']['peak_rss_mb']} MB"),
+            ("fukuoka incremental night ≤ 60 s", f["incremental"]["wall_s"] <= 60, f"{f['incremental']['wall_s']} s")]
+    if "toda" in by:
+        ratio = f["us_per_row_first"] / by["toda"]["us_per_row_first"]
+        rows.append(("time per input row fukuoka ≤ 1.2 × toda", ratio <= 1.2, f"{ratio:.2f} ×"))
+    return ["", "Targets:"] + [f"  {'met    ' if ok else 'NOT MET'} {name:<42} {value}" for name, ok, value in rows]
 
 
 def _strip(m: dict) -> dict:
@@ -152,20 +179,27 @@ def main() -> None:
     p.add_argument("--presets", nargs="+", default=["kaga", "toda", "amagasaki", "fukuoka"])
     p.add_argument("--workdir", default="/tmp/mimamori-bench")
     args = p.parse_args()
-    results = [bench_preset(preset, Path(args.workdir)) for preset in args.presets]
+    results = []
+    for preset in args.presets:
+        results.append(bench_preset(preset, Path(args.workdir)))
+        print(f"{preset}: first {results[-1]['first']['wall_s']} s, incremental "
+              f"{results[-1]['incremental']['wall_s']} s, floor {results[-1]['floor']['wall_s']} s", flush=True)
     lines = [f"{'preset':<10} {'rows':>11} {'first s':>8} {'cpu s':>7} {'peak MB':>8} {'incr s':>7} "
-             f"{'cpu s':>6} {'incr MB':>8} {'floor s':>8} {'lost':>5} {'ratio':>6} {'µs/row':>7}"]
+             f"{'cpu s':>6} {'incr MB':>8} {'floor s':>8} {'lost':>5} {'ratio':>6} {'utf8 floor':>10} "
+             f"{'ratio':>6} {'µs/row':>7}"]
     for r in results:
         lines.append(f"{r['preset']:<10} {r['input_rows']:>11,} {r['first']['wall_s']:>8} {r['first']['cpu_s']:>7} "
                      f"{r['first']['peak_rss_mb']:>8} {r['incremental']['wall_s']:>7} "
                      f"{r['incremental']['cpu_s']:>6} {r['incremental']['peak_rss_mb']:>8} {r['floor']['wall_s']:>8} "
-                     f"{r['floor']['rows_lost']:>5} "
-                     f"{r['ratio_first_to_floor']:>6} {r['us_per_row_first']:>7}")
+                     f"{r['floor']['rows_lost']:>5} {r['ratio_first_to_floor']:>6} "
+                     f"{r['floor_utf8']['wall_s']:>10} {r['ratio_first_to_utf8_floor']:>6} "
+                     f"{r['us_per_row_first']:>7}")
     for r in results:
         lines.append(f"\n{r['preset']}: where the first night's time goes")
         lines += [f"  {k:<45} {v:7.1f} s" for k, v in r["top_steps_first"]]
         lines.append(f"{r['preset']}: incremental night")
         lines += [f"  {k:<45} {v:7.1f} s" for k, v in r["top_steps_incremental"]]
+    lines += targets(results)
     text = "\n".join(lines)
     print(text)
     folder = PROJECT / "reports" / "bench"
