@@ -193,3 +193,41 @@ def test_every_schema_rule_of_the_other_extracts(tmp_path):
                  "2000000001,B1,2026-11-30,出席,,1\n2000000002,B1,2026-11-30,欠課,,\n")
     v = ingest(write(tmp_path, shukketsu, "shukketsu_20261130.csv"))
     assert v.rows_loaded == 1 and v.rows_quarantined == 2
+
+
+@pytest.fixture
+def decode_in_children(monkeypatch):
+    """Every file large enough to be decoded in child processes (normally from 32 MB), three of them."""
+    import pipelines.ingest
+
+    monkeypatch.setattr(pipelines.ingest, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(pipelines.ingest.os, "cpu_count", lambda: 3)
+
+
+def test_decoding_in_child_processes_gives_the_same_bytes(clean_municipality, decode_in_children):
+    from pipelines.ingest import _transcode, _transcode_in_children
+
+    path = clean_municipality / "landing" / "shukketsu_20261129.csv"
+    data = path.read_bytes()
+    expected = data.decode("cp932").encode()
+    assert _transcode_in_children(data, "cp932", path, 0, 3) == expected  # not a silent fallback
+    assert _transcode(data, "cp932", path) == expected
+
+
+def test_a_bad_byte_late_in_a_large_file_is_found_at_its_line(clean_municipality, tmp_path, decode_in_children):
+    data = (clean_municipality / "landing" / "shukketsu_20261129.csv").read_bytes()
+    line_start = data.index(b"\n", len(data) * 3 // 4) + 1
+    broken = data[:line_start + 3] + b"\x82\xff" + data[line_start + 5:]
+    with pytest.raises(ExtractRejected) as e:
+        read_extract(write(tmp_path, broken, name="shukketsu_20261129.csv"))
+    assert e.value.line == data.count(b"\n", 0, line_start) + 1
+    assert f"バイト位置 {line_start + 3}" in str(e.value)
+
+
+def test_a_utf8_file_with_bom_decodes_in_children_from_after_the_bom(dirty_municipality, decode_in_children):
+    from pipelines.ingest import BOM, _transcode_in_children, decode
+
+    path = next(p for p in sorted((dirty_municipality / "landing").glob("*.csv")) if p.read_bytes()[:3] == BOM)
+    data = path.read_bytes()
+    assert _transcode_in_children(data[3:], "utf-8", path, 3, 3) == data[3:]
+    assert decode(path, data) == ("utf-8-sig", data[3:])
