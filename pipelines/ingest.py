@@ -98,7 +98,7 @@ def _transcode(data: bytes, encoding: str, path: Path | None = None, skip: int =
 
     Python's CJK codecs hold the GIL, so a large file is decoded by one child process per core, each
     reading its share of the file, split at line ends (0x0A is never part of a CP932 or UTF-8
-    character): fukuoka's 580 MB attendance file 5 s -> ~2.5 s. Any failure there is decoded again
+    character): fukuoka's 580 MB attendance file 5.3 s -> 3-4 s. Any failure there is decoded again
     here, which gives the exact UnicodeDecodeError (its start is the byte offset in ``data``).
     """
     parts = os.cpu_count() or 1

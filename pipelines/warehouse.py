@@ -145,9 +145,9 @@ def _check_unique(con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ..
     """One row per key among the keys this delta touched. With the table unique before, that keeps it
     unique after, without grouping all of it (13 M attendance rows at fukuoka) every night.
 
-    Grouped by a 64-bit hash of the key (13 M string keys would take gigabytes on the first night);
-    a hash shared by two rows is then confirmed on the keys themselves, so a collision cannot refuse
-    a good delta, and a real duplicate cannot pass.
+    Grouped by a 64-bit hash of the key (a delta re-sending the school year touches 13 M string keys,
+    which would take gigabytes); a hash shared by two rows is then confirmed on the keys themselves, so
+    a collision cannot refuse a good delta, and a real duplicate cannot pass.
     """
     t_key, i_key = ", ".join(f"t.{k}" for k in key), ", ".join(f"i.{k}" for k in key)
     shared = f"""SELECT hash({t_key}) AS h FROM {table} t
