@@ -34,7 +34,7 @@ sys.path.insert(0, str(PROJECT))
 import duckdb  # noqa: E402
 
 from pipelines.defs.linkage.vars import as_of_env, dbt_vars  # noqa: E402
-from pipelines.ingest import landing_files  # noqa: E402
+from pipelines.ingest import decode, landing_files  # noqa: E402
 from pipelines.nightly import TELEMETRY_OFF  # noqa: E402
 from pipelines.warehouse import extension_directory  # noqa: E402
 from schemas.contract import EXTRACTS  # noqa: E402
@@ -96,25 +96,23 @@ def _read_options(path: Path, mode: str) -> str:
     return "encoding = 'shift_jis', ignore_errors = true, strict_mode = false"
 
 
-def _lines(path: Path) -> int:
+def input_files(landing: Path, as_of: date) -> dict[str, list]:
+    """What a night on ``as_of`` reads: every attendance file, the newest snapshot of the others."""
+    return {name: (group if name == "shukketsu" else group[-1:])
+            for name, group in landing_files(landing, as_of).items()}
+
+
+def data_rows(path: Path) -> int:
+    """Lines after the header."""
     with open(path, "rb") as f:
         return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 24), b"")) - 1
 
 
 def _utf8_copy(path: Path, folder: Path) -> Path:
-    """The file in UTF-8 (outside the floor's clock)."""
+    """The file in UTF-8, decoded as the pipeline decodes it (outside the floor's clock)."""
     folder.mkdir(parents=True, exist_ok=True)
-    data = path.read_bytes()
-    text = data[3:].decode("utf-8") if data.startswith(b"\xef\xbb\xbf") else _decode(data)
-    (folder / path.name).write_text(text, encoding="utf-8")
+    (folder / path.name).write_bytes(decode(path, path.read_bytes())[1])
     return folder / path.name
-
-
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp932")
 
 
 def main(landing: str, as_of_text: str, workdir: str, mode: str = "parallel") -> None:
@@ -122,8 +120,7 @@ def main(landing: str, as_of_text: str, workdir: str, mode: str = "parallel") ->
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
     models = compiled_models(as_of, work)
-    files = {name: (group if name == "shukketsu" else group[-1:])
-             for name, group in landing_files(Path(landing), as_of).items()}
+    files = input_files(Path(landing), as_of)
     sources = {f.path: (_utf8_copy(f.path, work / "utf8") if mode == "utf8" else f.path)
                for group in files.values() for f in group}
     db = work / "floor.duckdb"
@@ -148,7 +145,7 @@ def main(landing: str, as_of_text: str, workdir: str, mode: str = "parallel") ->
         con.execute(f'create or replace {materialized} "{schema}"."{name}" as {sql}')
     flagged = con.execute("select count(*) from marts.flagged_children").fetchone()[0]
     done = time.perf_counter()
-    rows_in_files = sum(_lines(f.path) for group in files.values() for f in group)
+    rows_in_files = sum(data_rows(f.path) for group in files.values() for f in group)
     rows_read = sum(con.execute(f"select count(*) from raw.{name}").fetchone()[0] for name in files)
     con.close()
     print(f"load {loaded - started:.1f} s, models {done - loaded:.1f} s ({len(models)} models), "

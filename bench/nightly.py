@@ -107,15 +107,9 @@ print(json.dumps([(s.step_key, (s.end_time or 0) - (s.start_time or 0)) for s in
 
 
 def input_rows(landing: Path, as_of: date) -> int:
-    sys.path.insert(0, str(PROJECT))
-    from pipelines.ingest import landing_files
+    from floor import data_rows, input_files  # bench/floor.py, next to this script
 
-    total = 0
-    for name, files in landing_files(landing, as_of).items():
-        for f in (files if name == "shukketsu" else files[-1:]):
-            with open(f.path, "rb") as fh:
-                total += sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 24), b"")) - 1
-    return total
+    return sum(data_rows(f.path) for files in input_files(landing, as_of).values() for f in files)
 
 
 def bench_preset(preset: str, work: Path) -> dict:
