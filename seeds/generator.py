@@ -33,6 +33,8 @@ PRESETS: dict[str, int] = {
 CITY = "みまもり市"  # fictional: no real municipality has this name
 EPOCH = date(1970, 1, 1)
 NO_DAY = -(10**9)  # "no date" in the integer day columns (days since 1970 may be negative)
+PROGRAMME_RECORD = {"address_code": pl.Int64, "programme": pl.String, "start": pl.Int64, "end": pl.Int64,
+                    "household_code": pl.Int64}
 
 
 @dataclass(frozen=True)
@@ -392,9 +394,11 @@ class MunicipalityGenerator:
         rows: list[pl.DataFrame] = []
 
         def records(who: pl.DataFrame, programme: str, start: np.ndarray, end: np.ndarray) -> None:
-            rows.append(pl.DataFrame({"address_code": who["address_code"], "programme": programme,
+            # typed explicitly: a programme nobody receives (tiny towns) is an empty frame of the same types,
+            # not one of type Null that no other frame can be stacked onto
+            rows.append(pl.DataFrame({"address_code": who["address_code"], "programme": [programme] * who.height,
                                       "start": start, "end": end, "household_code": who["household_code"]},
-                                     schema_overrides={"start": pl.Int64, "end": pl.Int64}))
+                                     schema=PROGRAMME_RECORD))
 
         def ongoing_or_ended(m: int, ended_share: float) -> tuple[np.ndarray, np.ndarray]:
             start = t - rng.integers(30, 2000, m)
