@@ -30,8 +30,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@
 
+# The styles and scripts of Great Expectations' Data Docs, from the npm registry at pinned versions, so that
+# the Data Docs open offline (pipelines/data_docs.py). Without npm the Data Docs keep their CDN links.
+VENDOR_STAMP := vendor/data-docs/.fetched
+$(VENDOR_STAMP): $(STAMP) pipelines/data_docs.py
+	@if ! command -v npm >/dev/null 2>&1; then echo "npm not found: Great Expectations Data Docs will load their styles from CDNs"; \
+	 else $(BIN)/python -m pipelines.data_docs fetch >/dev/null && touch $@ \
+	   || echo "could not fetch the Data Docs assets from the npm registry: Data Docs will load them from CDNs"; fi
+
 # dagster-dbt loads the dbt manifest at import: produce it before anything imports the definitions.
-dbt_project/target/manifest.json: $(STAMP) $(shell find dbt_project -name '*.sql' -o -name '*.yml' 2>/dev/null | grep -v target/) config/rules.yml
+dbt_project/target/manifest.json: $(STAMP) $(VENDOR_STAMP) $(shell find dbt_project -name '*.sql' -o -name '*.yml' 2>/dev/null | grep -v target/) config/rules.yml
 	$(BIN)/mimamori dbt-parse
 
 dbt-parse: dbt_project/target/manifest.json

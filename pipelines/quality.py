@@ -120,8 +120,12 @@ class Suites:
             gx.ValidationDefinition(name=f"{name}_tonight", data=batch, suite=suite))
 
     def build_docs(self) -> Path:
+        from pipelines.data_docs import localise
+
         self.context.build_data_docs()
-        return Path(self.context.root_directory) / "uncommitted" / "data_docs" / "local_site" / "index.html"
+        site = Path(self.context.root_directory) / "uncommitted" / "data_docs" / "local_site"
+        localise(site)  # their styles and scripts from beside the pages: they open offline
+        return site / "index.html"
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, as_of: date, previous: pl.DataFrame, gx_root: Path) \
