@@ -12,22 +12,19 @@ import csv
 import hashlib
 import shutil
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import xlsxwriter
 
-from pipelines.ingest import landing_files
-from pipelines.warehouse import table_exists
-from schemas.contract import EXTRACTS
+from pipelines.faults import failpoint
+from pipelines.sources import source_facts
 
 EXPORT_COLUMNS = ["宛名番号", "氏名", "氏名カナ", "生年月日", "年齢", "性別", "住所", "学校名", "学年", "該当領域数",
                   "該当領域", "該当理由", "支援状況", "前回比", "判定基準日", "ルール版"]
 SEX = {1: "男", 2: "女"}
-DEPARTMENT_NAMES = {"jumin": "住民記録", "zei": "個人住民税", "fukushi": "福祉", "gakureibo": "学齢簿",
-                    "shukketsu": "出欠", "kenshin": "健診"}
 NOTICE = ("このリストは1次スクリーニングの補助です。支援の要否は専門職によるアセスメントで判断してください。"
           "子どもや学校の順位付けには使わないでください。")
 
@@ -83,31 +80,6 @@ def flag_list(con: duckdb.DuckDBPyConnection, as_of: date) -> pl.DataFrame:
     """, [as_of]).pl()
 
 
-def source_facts(con: duckdb.DuckDBPyConnection, landing: Path, as_of: date) -> list[dict]:
-    """Per department: the file in use, its extraction date, and whether it is the newest file ≤ T."""
-    newest = {name: (files[-1] if files else None) for name, files in landing_files(landing, as_of).items()}
-    facts = []
-    for name in EXTRACTS:
-        files = "any_value(_source_file)" if EXTRACTS[name].snapshot else \
-            "min(_source_file) || case when count(distinct _source_file) > 1 then ' 〜 ' || max(_source_file) else '' end"
-        in_use = con.execute(f"select {files}, max(_extracted_on) from raw.{name}").fetchone() \
-            if table_exists(con, f"raw.{name}") else (None, None)
-        rejected = con.execute(
-            "select message from raw.load_log where extract = ? and file_name = ? and status = 'rejected' "
-            "and logged_at > coalesce((select max(logged_at) from raw.load_log where extract = ? and "
-            "file_name = ? and status = 'loaded'), timestamptz '1970-01-01') order by logged_at desc limit 1",
-            [name, newest[name].name if newest[name] else "", name,
-             newest[name].name if newest[name] else ""]).fetchone()
-        stale = in_use[1] is None or (newest[name] is not None and in_use[1] < newest[name].extracted_on) \
-            or rejected is not None
-        facts.append({"extract": name, "department": DEPARTMENT_NAMES[name], "file_in_use": in_use[0],
-                      "extracted_on": str(in_use[1]) if in_use[1] else None,
-                      "newest_file": newest[name].name if newest[name] else None,
-                      "stale": stale, "rejected": rejected[0] if rejected else None})
-    return facts
-
-
-
 def fact_rows(office: Office, rows: pl.DataFrame, facts: list[dict], rules: dict, as_of: date) -> list[tuple]:
     """The 判定情報 sheet: the run's facts in plain Japanese; counts only, no child's identity."""
     new = rows.filter(pl.col("前回比") == "新規").height
@@ -116,13 +88,18 @@ def fact_rows(office: Office, rows: pl.DataFrame, facts: list[dict], rules: dict
            ("該当児童数", f"{rows.height}人（新規 {new}人、継続 {rows.height - new}人）")]
     if rows.height == 0:
         out.append(("", "今回、この支援拠点で該当した児童はいません（処理は正常に完了しています）。"))
+    for f in facts:  # a department without any data: say first what the list could not see
+        if f["not_judged"]:
+            out.append(("判定していない項目", f["not_judged"] + "。"))
     out.append(("", ""))
     out.append(("使用したデータ", "ファイル（抽出日）"))
     for f in facts:
         text = f"{f['file_in_use'] or 'なし'}（{f['extracted_on'] or '-'}）"
         if f["rejected"]:
-            text += (f" ※ 今夜のファイル {f['newest_file']} は読み込めませんでした（{f['rejected']}）。"
-                     f"前回までのデータを使用しています。")
+            text += f" ※ 今夜のファイル {f['newest_file']} は読み込めませんでした（{f['rejected']}）。"
+            text += "使えるデータはありません。" if f["not_judged"] else "それ以前の正しく読めたデータを使用しています。"
+        elif f["not_judged"]:
+            text += " ※ 使えるファイルがありません。"
         elif f["stale"]:
             text += f" ※ 最新のファイル（{f['newest_file'] or 'なし'}）ではありません。"
         out.append((f["department"], text))
@@ -144,8 +121,10 @@ WIDTHS = {"宛名番号": 17, "氏名": 14, "氏名カナ": 18, "生年月日": 
           "ルール版": 16}
 
 
-def write_xlsx(rows: pl.DataFrame, facts: list[tuple], path: Path) -> None:
+def write_xlsx(rows: pl.DataFrame, facts: list[tuple], path: Path, as_of: date) -> None:
     workbook = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_urls": False})
+    # dated by the list, not by the clock: the same night written twice is the same bytes
+    workbook.set_properties({"created": datetime.combine(as_of, time())})
     header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
                                   "valign": "vcenter"})
     text = workbook.add_format({"valign": "top", "num_format": "@"})
@@ -182,19 +161,19 @@ def write_exports(con: duckdb.DuckDBPyConnection, exports_root: Path, landing: P
                   rules: dict, offices_cfg: dict, run_id: str) -> list[ExportFile]:
     """Write every office's files for T into a new folder, then swap it in for exports/<as-of>."""
     final = exports_root / as_of.isoformat()
+    recover(exports_root)
     staging = exports_root / f".{as_of.isoformat()}.{run_id}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
         rows = flag_list(con, as_of)
-        facts = source_facts(con, landing, as_of)
+        facts = source_facts(con, landing, as_of, rules)
         written = []
         for office in offices(offices_cfg):
             mine = rows.filter(pl.col("office_code") == office.code)
             csv_path = staging / f"{office.file_stem(as_of)}.csv"
             xlsx_path = staging / f"{office.file_stem(as_of)}.xlsx"
             write_csv(mine, csv_path)
-            write_xlsx(mine, fact_rows(office, mine, facts, rules, as_of), xlsx_path)
+            write_xlsx(mine, fact_rows(office, mine, facts, rules, as_of), xlsx_path, as_of)
             written += [ExportFile(office, final / p.name, mine.height, sha256(p)) for p in (csv_path, xlsx_path)]
         _swap_in(staging, final)
     finally:
@@ -208,5 +187,23 @@ def _swap_in(staging: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
         final.rename(old)
+    failpoint("export_swap")
     staging.rename(final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def recover(exports_root: Path) -> list[str]:
+    """After a night killed while writing: put back a previous folder moved aside but not yet replaced,
+    and remove folders half-written. What caseworkers find is always a whole night's files."""
+    done = []
+    for old in sorted(exports_root.glob(".*.old")):
+        final = old.with_name(old.name[1:-len(".old")])
+        if final.exists():
+            shutil.rmtree(old)
+        else:
+            old.rename(final)
+            done.append(f"restored {final.name}")
+    for staging in sorted(exports_root.glob(".*.tmp")):
+        shutil.rmtree(staging)
+        done.append(f"removed {staging.name}")
+    return done

@@ -86,8 +86,14 @@ def render(as_of: date, summary: dict, outcomes: list[Outcome], dept: pl.DataFra
     e = html.escape
     stale = {f["extract"]: f for f in summary.get("stale_sources", [])}
     in_use = summary.get("data_extracted_on", {})
-    dept_rows = [[e(r["extract"]), f"{in_use.get(r['extract'], '-')}"
-                  + (' <span class="warn">STALE</span>' if r["extract"] in stale else ""),
+    def freshness(extract: str) -> str:
+        if extract not in stale:
+            return ""
+        return ' <span class="warn">NOT JUDGED</span>' if stale[extract]["not_judged"] else \
+            ' <span class="warn">STALE</span>'
+
+    not_judged = "".join(f'<li class="warn">{e(f["not_judged"])}</li>' for f in stale.values() if f["not_judged"])
+    dept_rows = [[e(r["extract"]), f"{in_use.get(r['extract'], '-')}" + freshness(r["extract"]),
                   f"{r['rows']:,}", "-" if r["previous_rows"] is None else f"{r['row_change']:+.1%}",
                   f"{r['quarantined_rows']:,}"] for r in dept.iter_rows(named=True)]
     check_rows = [[e(o.check), '<span class="ok">passed</span>' if o.passed else '<span class="warn">FAILED</span>',
@@ -111,6 +117,7 @@ def render(as_of: date, summary: dict, outcomes: list[Outcome], dept: pl.DataFra
 (新規 new {flagged.get('新規', 0):,}, 継続 continuing {flagged.get('継続', 0):,}); 解除 released
 {summary.get('released', 0):,}. Rule version {e(str(summary.get('rule_version', '')))}.
 This report holds counts only.</p>
+{f"<p>判定していない項目 (not judged tonight, no usable data):</p><ul>{not_judged}</ul>" if not_judged else ""}
 <h2>Departments: freshness and rows</h2>
 {_table(["extract", "data in use (extraction date)", "rows", "change", "quarantined tonight"], dept_rows)}
 <h2>Quality checks (Great Expectations)</h2>

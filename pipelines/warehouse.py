@@ -7,16 +7,22 @@ and line of every row; ``raw.load_log`` records every file the pipeline loaded o
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
 import duckdb
 import duckdb_ext
+import polars as pl
 
+from pipelines.faults import failpoint
 from pipelines.ingest import ExtractFile, ValidatedExtract
 from pipelines.keys import secret
+from pipelines.normalize import PROBLEMS, normalise
+from schemas.contract import EXTRACTS
 
 RESTRICTED = "restricted"  # catalog alias of the restricted store in every connection (dbt's too)
 LOAD_LOG = "raw.load_log"
@@ -69,16 +75,23 @@ def log_file(con: duckdb.DuckDBPyConnection, file: ExtractFile, *, status: str, 
     con.execute(
         f"INSERT INTO {LOAD_LOG} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [file.extract, file.name, file.extracted_on, read.sha256 if read else sha256,
-         read.size_bytes if read else file.path.stat().st_size, read.encoding if read else None, status, message,
+         read.size_bytes if read else (file.path.stat().st_size if file.path.exists() else None),
+         read.encoding if read else None, status, message,
          read.rows_read if read else None, validated.rows_loaded if validated else None,
          validated.rows_quarantined if validated else None, as_of, run_id, datetime.now(timezone.utc)])
 
 
-def current_snapshot_hash(con: duckdb.DuckDBPyConnection, extract: str) -> str | None:
-    """sha256 of the file the department's table holds now (the newest successful load)."""
-    row = con.execute(f"SELECT sha256 FROM {LOAD_LOG} WHERE extract = ? AND status IN ('loaded', 'unchanged') "
-                      "ORDER BY logged_at DESC LIMIT 1", [extract]).fetchone()
-    return row[0] if row else None
+@dataclass(frozen=True)
+class HeldSnapshot:
+    sha256: str
+    extracted_on: date
+
+
+def current_snapshot(con: duckdb.DuckDBPyConnection, extract: str) -> HeldSnapshot | None:
+    """The file the department's table holds now (the newest successful load, or its relabelling)."""
+    row = con.execute(f"SELECT sha256, extracted_on FROM {LOAD_LOG} WHERE extract = ? "
+                      "AND status IN ('loaded', 'unchanged') ORDER BY logged_at DESC LIMIT 1", [extract]).fetchone()
+    return HeldSnapshot(*row) if row else None
 
 
 def loaded_hashes(con: duckdb.DuckDBPyConnection, extract: str) -> set[str]:
@@ -86,14 +99,15 @@ def loaded_hashes(con: duckdb.DuckDBPyConnection, extract: str) -> set[str]:
     return {r[0] for r in rows.fetchall()}
 
 
+def _provenance(valid: pl.DataFrame, file_name: str | None, extracted_on: date | None) -> pl.DataFrame:
+    return valid.with_columns(_source_file=pl.lit(file_name, pl.String), _extracted_on=pl.lit(extracted_on, pl.Date)) \
+        .rename({"_line": "_source_line"})
+
+
 def _incoming(validated: ValidatedExtract):
     """The valid rows as an Arrow table with their provenance (no pandas on the way)."""
-    import polars as pl
-
     file = validated.read.file
-    return validated.valid.with_columns(
-        _source_file=pl.lit(file.name), _extracted_on=pl.lit(file.extracted_on)).rename(
-        {"_line": "_source_line"}).to_arrow()
+    return _provenance(validated.valid, file.name, file.extracted_on).to_arrow()
 
 
 @contextmanager
@@ -109,17 +123,30 @@ def incoming_transaction(con: duckdb.DuckDBPyConnection, arrow_table) -> Iterato
         con.execute("BEGIN")
         yield
         con.execute("COMMIT")
-    except Exception:
+    except BaseException:
         con.execute("ROLLBACK")
         raise
     finally:
         con.unregister("incoming")
 
 
-def replace_snapshot(con: duckdb.DuckDBPyConnection, validated: ValidatedExtract) -> None:
-    """A full snapshot replaces the department's table in one transaction."""
+def replace_snapshot(con: duckdb.DuckDBPyConnection, validated: ValidatedExtract,
+                     before_commit: Callable[[], None] = lambda: None) -> None:
+    """A full snapshot replaces the department's table in one transaction, with ``before_commit``
+    (the load log's entry) in the same transaction: a kill leaves the old table and no entry, or both new."""
     with incoming_transaction(con, _incoming(validated)):
         con.execute(f"CREATE OR REPLACE TABLE raw.{validated.read.file.extract} AS SELECT * FROM incoming")
+        before_commit()
+        failpoint(f"ingest_load:{validated.read.file.extract}")
+
+
+def create_empty(con: duckdb.DuckDBPyConnection, extract: str) -> None:
+    """The department's table with its typed columns and no row: a department that never sent a usable
+    file is 'no data' to the models (its signals do not fire), not a missing table that stops them."""
+    text = {"_line": pl.Int64} | {c.japanese: pl.String for c in EXTRACTS[extract].columns}
+    typed = normalise(pl.DataFrame(schema=text), EXTRACTS[extract]).drop(PROBLEMS)
+    with incoming_transaction(con, _provenance(typed, None, None).to_arrow()):
+        con.execute(f"CREATE TABLE IF NOT EXISTS raw.{extract} AS SELECT * FROM incoming WITH NO DATA")
 
 
 def relabel_snapshot(con: duckdb.DuckDBPyConnection, file: ExtractFile) -> None:
@@ -127,8 +154,10 @@ def relabel_snapshot(con: duckdb.DuckDBPyConnection, file: ExtractFile) -> None:
     con.execute(f"UPDATE raw.{file.extract} SET _source_file = ?, _extracted_on = ?", [file.name, file.extracted_on])
 
 
-def upsert_delta(con: duckdb.DuckDBPyConnection, validated: ValidatedExtract, key: tuple[str, ...]) -> None:
-    """A delta file's rows replace the rows of the same key from files extracted no later than it."""
+def upsert_delta(con: duckdb.DuckDBPyConnection, validated: ValidatedExtract, key: tuple[str, ...],
+                 before_commit: Callable[[], None] = lambda: None) -> None:
+    """A delta file's rows replace the rows of the same key from files extracted no later than it; the
+    load log's entry (``before_commit``) lands in the same transaction, so a file is loaded once or not."""
     table = f"raw.{validated.read.file.extract}"
     on = " AND ".join(f"t.{k} = i.{k}" for k in key)
     with incoming_transaction(con, _incoming(validated)):
@@ -139,6 +168,8 @@ def upsert_delta(con: duckdb.DuckDBPyConnection, validated: ValidatedExtract, ke
                     f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})")
         if had_rows:  # into an empty table go one file's rows, unique by its pandera check (unique_key)
             _check_unique(con, table, key)
+        before_commit()
+        failpoint(f"ingest_load:{validated.read.file.extract}")
 
 
 def _check_unique(con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...]) -> None:

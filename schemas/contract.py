@@ -29,6 +29,18 @@ class Extract:
     unique: tuple[str, ...] = ()  # key unique within one file
     description: str = ""
     group: str = field(default="")
+    title: str = ""  # the department's data in Japanese, as caseworkers and departments name it (住民記録)
+    english: str = ""  # the same in English (resident registry)
+    feeds: tuple[str, ...] = ()  # the signals (flag-rules.md ids) that read this extract's rows
+
+    @property
+    def label(self) -> str:
+        """住民記録 jumin: how messages name an extract, in Japanese and as its files are named."""
+        return f"{self.title} {self.name}"
+
+    @property
+    def file_pattern(self) -> str:
+        return f"{self.name}_YYYYMMDD.csv"
 
     @property
     def headers(self) -> list[str]:
@@ -90,6 +102,9 @@ EXTRACTS: dict[str, Extract] = {
             unique=("address_code",),
             description="One person: residents and recently removed.",
             group="registry",
+            title="住民記録",
+            english="resident registry",
+            feeds=("E1", "E2", "E3", "E4", "C1", "C2", "C3", "S1", "S2", "S3", "S4", "H1", "H2"),
         ),
         Extract(
             "zei",
@@ -105,6 +120,9 @@ EXTRACTS: dict[str, Extract] = {
             unique=("address_code", "fiscal_year"),
             description="One taxpayer in one fiscal year.",
             group="tax",
+            title="個人住民税",
+            english="resident tax",
+            feeds=("E4",),
         ),
         Extract(
             "fukushi",
@@ -119,6 +137,9 @@ EXTRACTS: dict[str, Extract] = {
             ),
             description="One person's enrolment in one programme.",
             group="welfare",
+            title="福祉",
+            english="welfare and child consultations",
+            feeds=("E1", "E2", "E3", "C1", "C2"),
         ),
         Extract(
             "gakureibo",
@@ -136,6 +157,9 @@ EXTRACTS: dict[str, Extract] = {
             unique=("pupil_id",),
             description="One pupil enrolled at a school.",
             group="school",
+            title="学齢簿",
+            english="school register",
+            feeds=("S1", "S2", "S3", "S4"),
         ),
         Extract(
             "shukketsu",
@@ -152,6 +176,9 @@ EXTRACTS: dict[str, Extract] = {
             unique=("pupil_id", "school_day"),
             description="One pupil on one school day (daily delta).",
             group="school",
+            title="出欠",
+            english="school attendance",
+            feeds=("S1", "S2", "S3", "S4"),
         ),
         Extract(
             "kenshin",
@@ -169,6 +196,9 @@ EXTRACTS: dict[str, Extract] = {
             unique=("address_code", "checkup_kind", "scheduled_date"),
             description="One scheduled check-up of one child.",
             group="health",
+            title="健診",
+            english="health check-ups",
+            feeds=("C3", "H1", "H2"),
         ),
     )
 }

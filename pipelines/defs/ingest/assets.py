@@ -8,8 +8,11 @@ night goes on) and its checks say, in words, which file was rejected and that th
 
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
+
+from pipelines import config
 
 from pipelines.ingest import (
     ExtractFile,
@@ -21,10 +24,11 @@ from pipelines.ingest import (
     validate,
     write_quarantine,
 )
-from pipelines.resources import MimamoriHome, run_as_of
+from pipelines.resources import MimamoriHome, NightLock, run_as_of
 from pipelines.warehouse import (
     connect,
-    current_snapshot_hash,
+    create_empty,
+    current_snapshot,
     loaded_hashes,
     log_file,
     relabel_snapshot,
@@ -55,6 +59,7 @@ class NightReport:
 
 def _ingest_file(con, home: MimamoriHome, file: ExtractFile, as_of: date, run_id: str,
                  report: NightReport, context: dg.AssetExecutionContext) -> ValidatedExtract | None:
+    context.log.info(f"reading {file.name}")
     try:
         validated = validate(read_extract(file), as_of)
     except ExtractRejected as rejected:
@@ -67,18 +72,69 @@ def _ingest_file(con, home: MimamoriHome, file: ExtractFile, as_of: date, run_id
         return None
     if not validated.reconciles():  # a defect of ours, never of the department's data
         raise RuntimeError(f"{file.name}: rows do not reconcile")
+    context.log.info(f"{file.name}: {validated.rows_loaded:,} rows valid, {validated.rows_quarantined:,} "
+                     "quarantined; loading")
     write_quarantine(validated, home.quarantine_dir(as_of))
     report.validated.append(validated)
     return validated
 
 
-def _loaded(con, home: MimamoriHome, validated: ValidatedExtract, as_of: date, run_id: str) -> None:
-    """The file is in the store: record it in the load log and the audit log."""
+def _record_load(con, home: MimamoriHome, validated: ValidatedExtract, as_of: date, run_id: str):
+    """What goes with the rows, in their transaction: the load log's entry and the audit entry. A kill
+    before the commit leaves the audit saying 'loaded' for a file the next night loads again (a file is
+    never loaded without its audit entry)."""
     read = validated.read
-    log_file(con, read.file, status="loaded", as_of=as_of, run_id=run_id, validated=validated)
-    home.audit.append("file_loaded", file=read.file.name, size=read.size_bytes, sha256=read.sha256,
-                      rows_read=read.rows_read, rows_loaded=validated.rows_loaded,
-                      rows_quarantined=validated.rows_quarantined, run_id=run_id)
+
+    def record() -> None:
+        log_file(con, read.file, status="loaded", as_of=as_of, run_id=run_id, validated=validated)
+        home.audit.append("file_loaded", file=read.file.name, size=read.size_bytes, sha256=read.sha256,
+                          rows_read=read.rows_read, rows_loaded=validated.rows_loaded,
+                          rows_quarantined=validated.rows_quarantined, run_id=run_id)
+
+    return record
+
+
+def _ingest_snapshot(con, home: MimamoriHome, extract: Extract, files: list[ExtractFile], as_of: date,
+                     report: NightReport, context: dg.AssetExecutionContext) -> None:
+    """The newest good data dated ≤ T: walking the files from the newest, stop at the data the store holds
+    (kept, or relabelled when a newer file has the same bytes), or at the first file that reads."""
+    held = current_snapshot(con, extract.name) if table_exists(con, f"raw.{extract.name}") else None
+    for file in reversed(files):
+        if held and held.extracted_on > file.extracted_on:
+            return  # what the store holds is newer than anything left to try
+        digest = file_sha256(file.path)
+        if held and digest == held.sha256:
+            # the same bytes as the table holds: nothing to read again (tax data changes once a year)
+            report.skipped.append(file.name)
+            relabel_snapshot(con, file)
+            log_file(con, file, status="unchanged", as_of=as_of, run_id=context.run_id, sha256=digest,
+                     message="same sha256 as the data in use")
+            return
+        validated = _ingest_file(con, home, file, as_of, context.run_id, report, context)
+        if validated:
+            replace_snapshot(con, validated, _record_load(con, home, validated, as_of, context.run_id))
+            return
+
+
+def _ingest_deltas(con, home: MimamoriHome, extract: Extract, files: list[ExtractFile], as_of: date,
+                   report: NightReport, context: dg.AssetExecutionContext) -> None:
+    """Every delta file dated ≤ T not loaded yet (by sha256), oldest first; a rejected one is skipped."""
+    done = loaded_hashes(con, extract.name)
+    for file in files:
+        if file_sha256(file.path) in done:
+            report.skipped.append(file.name)
+            continue
+        validated = _ingest_file(con, home, file, as_of, context.run_id, report, context)
+        if validated:
+            upsert_delta(con, validated, extract.unique, _record_load(con, home, validated, as_of, context.run_id))
+
+
+def no_data_message(extract: Extract, landing: Path, as_of: date, rejected: list[str]) -> str:
+    """One sentence, in Japanese and English, for a required department without any usable data."""
+    found = f"読めなかったファイル rejected: {'; '.join(rejected)}" if rejected else "ファイルがありません no such file"
+    return (f"{extract.label}（{extract.english}）の使えるデータがないため、今夜の判定を中止しました — "
+            f"no usable {extract.english} data: expected {extract.file_pattern} dated on or before {as_of} "
+            f"in {landing} ({found}), and nothing was loaded before.")
 
 
 def _metadata(extract: Extract, report: NightReport, current: tuple | None, home: MimamoriHome,
@@ -160,35 +216,22 @@ def build_extract_asset(extract: Extract) -> dg.AssetsDefinition:
         check_specs=[dg.AssetCheckSpec(name, asset=["raw", extract.name], description=d)
                      for name, d in CHECKS.items()],
     )
-    def _extract_asset(context: dg.AssetExecutionContext, home: MimamoriHome) -> dg.MaterializeResult:
+    def _extract_asset(context: dg.AssetExecutionContext, home: MimamoriHome,
+                       night_lock: NightLock) -> dg.MaterializeResult:
         as_of = run_as_of(context)
         files = landing_files(home.landing_dir, as_of)[extract.name]
         report = NightReport(newest=files[-1] if files else None)
         with connect(home.root) as con:
-            if extract.snapshot:
-                digest = file_sha256(report.newest.path) if report.newest else None
-                if digest and digest == current_snapshot_hash(con, extract.name) and table_exists(
-                        con, f"raw.{extract.name}"):
-                    # the same bytes as the table holds: nothing to read again (tax data changes once a year)
-                    report.skipped.append(report.newest.name)
-                    relabel_snapshot(con, report.newest)
-                    log_file(con, report.newest, status="unchanged", as_of=as_of, run_id=context.run_id,
-                             sha256=digest, message="same sha256 as the data in use")
-                elif report.newest:
-                    validated = _ingest_file(con, home, report.newest, as_of, context.run_id, report, context)
-                    if validated:
-                        replace_snapshot(con, validated)
-                        _loaded(con, home, validated, as_of, context.run_id)
-            else:
-                done = loaded_hashes(con, extract.name)
-                for file in files:
-                    if file_sha256(file.path) in done:
-                        report.skipped.append(file.name)
-                        continue
-                    validated = _ingest_file(con, home, file, as_of, context.run_id, report, context)
-                    if validated:
-                        upsert_delta(con, validated, extract.unique)
-                        _loaded(con, home, validated, as_of, context.run_id)
+            ingest = _ingest_snapshot if extract.snapshot else _ingest_deltas
+            ingest(con, home, extract, files, as_of, report, context)
+            if not table_exists(con, f"raw.{extract.name}"):
+                if extract.name in config.operations()["required_extracts"]:
+                    raise dg.Failure(description=no_data_message(extract, home.landing_dir, as_of, report.rejected),
+                                     allow_retries=False)
+                create_empty(con, extract.name)  # the night goes on; the domain is reported as not judged
+                log_file(con, ExtractFile(home.landing_dir / extract.file_pattern, extract.name, None),
+                         status="missing", as_of=as_of, run_id=context.run_id,
+                         message="no usable file dated ≤ T and nothing loaded before")
             current = _current(con, extract)
         metadata = _metadata(extract, report, current, home, as_of)
         metadata["files_already_loaded"] = len(report.skipped)
