@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,11 +45,13 @@ class AuditLog:
                      "event": event, "details": details,
                      "prev": previous["hash"] if previous else GENESIS}
             entry["hash"] = _digest(entry)
-            f.seek(0, 2)
-            f.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
-            f.flush()
-            # the head (last seq and hash) beside the log: removing the last entries is seen too
-            self.head_path.write_text(json.dumps({"seq": entry["seq"], "hash": entry["hash"]}) + "\n")
+            # one write() of the whole line: a process killed here leaves the line whole or absent
+            os.write(f.fileno(), (json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
+            # the head (last seq and hash) beside the log, so that removing the last entries is seen too;
+            # replaced by a rename, so a kill leaves the old head or the new one, never half of one
+            head = self.head_path.with_suffix(".head.tmp")
+            head.write_text(json.dumps({"seq": entry["seq"], "hash": entry["hash"]}) + "\n")
+            os.replace(head, self.head_path)
         return entry
 
     @property
@@ -90,9 +93,12 @@ def verify(path: Path) -> Verification:
     head_path = Path(path).with_suffix(".head")
     if head_path.exists():
         head = json.loads(head_path.read_text())
-        if head["seq"] != expected_seq - 1 or head["hash"] != prev_hash:
+        last = json.loads(lines[-1]) if lines else None
+        # the head one entry behind: a process stopped between writing an entry and its head (a crash)
+        interrupted = last is not None and head["seq"] == last["seq"] - 1 and head["hash"] == last["prev"]
+        if (head["seq"] != expected_seq - 1 or head["hash"] != prev_hash) and not interrupted:
             return Verification(False, len(lines), f"entries after {expected_seq - 1} were removed "
                                                    f"(the log's head is entry {head['seq']})", len(lines) + 1)
-    elif lines:
+    elif len(lines) > 1:  # (one entry and no head: stopped between the very first entry and its head)
         return Verification(False, len(lines), "the log's head record is missing", None)
     return Verification(True, len(lines))

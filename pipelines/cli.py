@@ -67,11 +67,18 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     from pipelines.nightly import run_nightly
     from pipelines.resources import today_in_tokyo
 
+    from pipelines.lock import EX_TEMPFAIL, NightRunning
+
     landing = Path(args.landing)
     if not landing.is_dir():
         print(f"mimamori nightly: no landing folder at {landing.resolve()}", file=sys.stderr)
         return 2
-    run = run_nightly(Path(args.home), landing, args.as_of or today_in_tokyo())
+    try:
+        run = run_nightly(Path(args.home), landing, args.as_of or today_in_tokyo(), verbose=args.verbose,
+                          wait=args.wait)
+    except NightRunning as running:
+        print(f"mimamori nightly: {running}", file=sys.stderr)
+        return EX_TEMPFAIL
     return 0 if run.result.success else 1
 
 
@@ -143,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     night.add_argument("--landing", required=True, help="the departments' landing folder")
     night.add_argument("--home", default="./data", help="stores, exports, quarantine and the Dagster instance")
     night.add_argument("--as-of", type=_date, default=None, help="T (default: today, Asia/Tokyo)")
+    night.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                       help="when another night runs on this home, wait this long for it (default 0), then exit 75")
+    night.add_argument("--verbose", action="store_true",
+                       help="stream Dagster's and dbt's full logs too (always kept in HOME/logs/)")
     night.set_defaults(func=cmd_nightly)
 
     reid = sub.add_parser("reidentify", help="a token back to a child (central data manager only; audited)")

@@ -15,7 +15,7 @@ from pipelines.defs.jobs import nightly_job
 from pipelines.defs.operations import freshness_checks, landing_sensor, nightly_schedule
 from pipelines.defs.quality.assets import nightly_report
 from pipelines.defs.linkage.assets import dbt_project, mimamori_dbt_models
-from pipelines.resources import MimamoriHome, NightlyDbtCliResource
+from pipelines.resources import MimamoriHome, NightLock, NightlyDbtCliResource
 
 defs = dg.Definitions(
     assets=[*extract_assets, mimamori_dbt_models, caseworker_lists, analysis_marts, retention_purge,
@@ -26,6 +26,7 @@ defs = dg.Definitions(
     sensors=[landing_sensor],
     resources={
         "home": MimamoriHome(home=dg.EnvVar("MIMAMORI_HOME"), landing=dg.EnvVar("MIMAMORI_LANDING")),
+        "night_lock": NightLock(home=dg.EnvVar("MIMAMORI_HOME")),
         # the dbt of this environment, whether or not the venv is on PATH
         "dbt": NightlyDbtCliResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))),
     },

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,6 +18,13 @@ DAGSTER_YAML = """\
 # Written by mimamori: runs and event logs in SQLite under this folder (the embedded default).
 telemetry:
   enabled: false
+# One run at a time: every run of this home reads or writes its DuckDB stores, which have one writer.
+# Runs started by the schedule, the sensor or the UI wait in Dagster's run queue (dagster-daemon
+# dequeues them); a `mimamori nightly` started meanwhile waits on HOME/nightly.lock or says which
+# night is running.
+concurrency:
+  runs:
+    max_concurrent_runs: 1
 """
 
 
@@ -23,8 +32,11 @@ def prepare_environment(home: Path, landing: Path) -> None:
     """The run's environment: the instance under HOME/.dagster, telemetry off, the home for dbt's profile."""
     dagster_home = home / ".dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
-    if not (dagster_home / "dagster.yaml").exists():
-        (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
+    config = dagster_home / "dagster.yaml"
+    # ours (and older than this version) or missing: write it; an operator's own file is left as it is
+    if not config.exists() or (config.read_text().startswith("# Written by mimamori")
+                               and config.read_text() != DAGSTER_YAML):
+        config.write_text(DAGSTER_YAML)
     os.environ.update(TELEMETRY_OFF)
     os.environ.update({"DAGSTER_HOME": str(dagster_home), "MIMAMORI_HOME": str(home),
                        "MIMAMORI_LANDING": str(landing)})
@@ -40,32 +52,81 @@ def dbt_environment(home: Path) -> dict[str, str]:
     return {"MIMAMORI_DB_KEY": secret(home, "restricted_db"), "MIMAMORI_DUCKDB_EXTENSIONS": extension_directory()}
 
 
+PID_TAG, HOST_TAG = "mimamori/pid", "mimamori/host"
+
+
+def close_killed_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Runs this host's `mimamori nightly` started whose process is gone (killed, or the machine lost
+    power) stay 'started' for ever in the instance: mark them failed, so the UI shows no phantom night.
+    Called while holding the home's lock, when no night of this home can be running."""
+    closed = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED,
+                                                                  dg.DagsterRunStatus.STARTING])):
+        pid, host = run.tags.get(PID_TAG), run.tags.get(HOST_TAG)
+        if host == socket.gethostname() and pid and not Path(f"/proc/{pid}").exists():
+            instance.report_run_failed(run, f"the process of this run (pid {pid}) was killed before it finished; "
+                                            "a later night found it and closed it")
+            closed.append(run.run_id)
+    return closed
+
+
 @dataclass
 class NightlyRun:
     result: dg.ExecuteInProcessResult
     summary: dict
     seconds: float
+    log: Path
+    error: tuple[str, str] | None = None  # (step, the first real error) of a failed night
 
 
-def run_nightly(home: Path, landing: Path, as_of: date, *, quiet: bool = False) -> NightlyRun:
+def run_nightly(home: Path, landing: Path, as_of: date, *, quiet: bool = False, verbose: bool = False,
+                wait: float = 0.0) -> NightlyRun:
+    """One night, holding the home's lock (waiting up to ``wait`` seconds for it, else NightRunning).
+
+    Prints a line per step and the summary (unless ``quiet``); Dagster's and dbt's logs go to
+    HOME/logs/<as-of>_<run id>.log (also to the terminal with ``verbose``).
+    """
+    from pipelines.audit import AuditLog
     from pipelines.cli import ensure_dbt_manifest
+    from pipelines.console import StepLines, captured_output, console_stream, first_error
     from pipelines.definitions import defs
+    from pipelines.lock import night_lock
     from pipelines.resources import AS_OF_TAG
-    from pipelines.summary import print_summary, collect
+    from pipelines.summary import collect, print_summary
 
     home, landing = Path(home).resolve(), Path(landing).resolve()
-    prepare_environment(home, landing)
-    ensure_dbt_manifest()
-    from pipelines.audit import AuditLog
-
-    audit = AuditLog(home / "audit" / "audit.log")
-    started = time.perf_counter()
-    audit.append("run_started", as_of=as_of.isoformat(), landing=str(landing))
-    with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def("nightly").execute_in_process(
-            instance=instance, tags={AS_OF_TAG: as_of.isoformat()}, raise_on_error=False)
-    seconds = time.perf_counter() - started
-    audit.append("run_finished", as_of=as_of.isoformat(), run_id=result.run_id, success=result.success,
-                 seconds=round(seconds, 1))
-    summary = collect(home, as_of, result, landing) if quiet else print_summary(home, landing, as_of, result, seconds)
-    return NightlyRun(result, summary, seconds)
+    run_id = str(uuid.uuid4())
+    log = home / "logs" / f"{as_of.isoformat()}_{run_id}.log"
+    with night_lock(home, as_of=as_of.isoformat(), run_id=run_id, wait=wait):
+        prepare_environment(home, landing)
+        console = None if quiet else console_stream()
+        if console:
+            console.write(f"mimamori nightly — as of {as_of} — home {home}\n")
+        audit = AuditLog(home / "audit" / "audit.log")
+        started = time.perf_counter()
+        audit.append("run_started", as_of=as_of.isoformat(), landing=str(landing), run_id=run_id)
+        with dg.DagsterInstance.get() as instance:
+            for stopped in close_killed_runs(instance):
+                audit.append("run_killed", run_id=stopped)
+            steps = StepLines(instance, run_id, console) if console else None
+            with captured_output(log, echo=console if verbose else None):
+                ensure_dbt_manifest()
+                if steps:
+                    steps.start()
+                try:
+                    result = defs.resolve_job_def("nightly").execute_in_process(
+                        instance=instance, run_id=run_id, raise_on_error=False,
+                        tags={AS_OF_TAG: as_of.isoformat(), PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()})
+                finally:
+                    if steps:
+                        steps.stop()
+        seconds = time.perf_counter() - started
+        audit.append("run_finished", as_of=as_of.isoformat(), run_id=run_id, success=result.success,
+                     seconds=round(seconds, 1))
+        error = None if result.success else first_error(result, home / "dbt" / "target")
+        if console:
+            summary = print_summary(home, landing, as_of, result, seconds, log, error, console)
+            console.close()
+        else:
+            summary = collect(home, as_of, result, landing)
+    return NightlyRun(result, summary, seconds, log, error)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -61,6 +62,26 @@ class MimamoriHome(dg.ConfigurableResource):
     def dbt_target_dir(self) -> Path:
         """dbt's artifacts of this home's runs; one folder, so each night reuses the last partial parse."""
         return self.root / "dbt" / "target"
+
+
+class NightLock(dg.ConfigurableResource):
+    """Holds the home's night lock for the whole run (pipelines/lock.py), whoever launched it: a run that
+    finds another night running fails at once, naming it, before it touches a store. Required by every
+    asset that writes a store; the in-process executor sets it up once, at the start of the run."""
+
+    home: str
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["NightLock"]:
+        from pipelines.lock import NightRunning, night_lock
+
+        run = context.dagster_run
+        as_of = (run.tags.get(AS_OF_TAG) if run else None) or today_in_tokyo().isoformat()
+        try:
+            with night_lock(Path(self.home).resolve(), as_of=as_of, run_id=context.run_id or ""):
+                yield self
+        except NightRunning as running:
+            raise dg.Failure(description=str(running), allow_retries=False) from None
 
 
 class NightlyDbtCliResource(DbtCliResource):

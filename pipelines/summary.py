@@ -6,8 +6,10 @@ Counts only, never a child's identity: it goes to the data team's terminal and l
 from __future__ import annotations
 
 import json
+import sys
 from datetime import date
 from pathlib import Path
+from typing import IO
 
 import dagster as dg
 import duckdb
@@ -29,12 +31,16 @@ def collect(home: Path, as_of: date, result: dg.ExecuteInProcessResult | None = 
         current = {}
         for extract in ("jumin", "zei", "fukushi", "gakureibo", "shukketsu", "kenshin"):
             if table_exists(con, f"raw.{extract}"):
-                current[extract] = str(con.execute(f"select max(_extracted_on) from raw.{extract}").fetchone()[0])
+                newest = con.execute(f"select max(_extracted_on) from raw.{extract}").fetchone()[0]
+                current[extract] = str(newest) if newest else "none"
         summary["data_extracted_on"] = current
         if landing is not None and table_exists(con, "raw.load_log"):
-            from pipelines.export import source_facts
+            from pipelines import config
+            from pipelines.sources import source_facts
 
-            summary["stale_sources"] = [f for f in source_facts(con, landing, as_of) if f["stale"]]
+            summary["stale_sources"] = [f for f in source_facts(con, landing, as_of, config.rules()) if f["stale"]]
+        summary["list_made"] = table_exists(con, "marts.flag_list_runs") and con.execute(
+            "select count(*) from marts.flag_list_runs where as_of = ?", [as_of]).fetchone()[0] > 0
         if table_exists(con, "marts.flagged_children") and table_exists(con, "marts.child_signals"):
             summary["children"] = con.execute(
                 "select count(*) from marts.child_signals where as_of = ?", [as_of]).fetchone()[0]
@@ -61,13 +67,21 @@ def collect(home: Path, as_of: date, result: dg.ExecuteInProcessResult | None = 
     return summary
 
 
-def render(summary: dict, home: Path, landing: Path, seconds: float | None = None) -> str:
+def render(summary: dict, home: Path, landing: Path, seconds: float | None = None, log: Path | None = None,
+           error: tuple[str, str] | None = None) -> str:
     lines = [f"mimamori nightly — as of {summary['as_of']}"
              + (f" — {'succeeded' if summary.get('success') else 'FAILED'}" if summary.get("success") is not None
                 else "") + (f" in {seconds:.1f} s" if seconds else "")]
+    if error:
+        step, message = error
+        lines += [f"  failed at {step.replace('__', '/')}: {message}"]
+        if log:
+            lines += [f"  what happened, in full: {log}"]
     lines.append("")
     lines.append("Department files tonight:")
     for f in summary["files"]:
+        if f["status"] == "missing":
+            continue  # said below, with what was not judged
         if f["status"] == "unchanged":
             lines.append(f"  {f['file']:<28} unchanged since it was loaded (same sha256): not read again")
         elif f["status"] == "loaded":
@@ -77,12 +91,19 @@ def render(summary: dict, home: Path, landing: Path, seconds: float | None = Non
             lines.append(f"  {f['file']:<28} REJECTED: {f['message']}")
     stale = {k: v for k, v in summary.get("data_extracted_on", {}).items()}
     lines.append("  data in use (extraction date): " + ", ".join(f"{k} {v}" for k, v in stale.items()))
+    failed = summary.get("success") is False
     for f in summary.get("stale_sources", []):
+        if f["not_judged"]:
+            why = f"{f['newest_file']} was rejected ({f['rejected']})" if f["rejected"] else "no file"
+            lines.append(f"  NO DATA {f['extract']} ({f['department']}): {why}; expected {f['expected']} "
+                         f"dated ≤ {summary['as_of']}" + ("" if failed else f". {f['not_judged']}"))
+            continue
         why = f"tonight's file {f['newest_file']} was rejected ({f['rejected']})" if f["rejected"] else \
-            f"the newest file is {f['newest_file'] or 'missing'}"
-        lines.append(f"  STALE {f['extract']} ({f['department']}): using {f['file_in_use'] or 'nothing'} "
-                     f"of {f['extracted_on'] or '-'}: {why}")
-    if "children" in summary:
+            f"the newest file is {f['newest_file']}" if f["newest_file"] else \
+            f"no file dated ≤ {summary['as_of']} (expected {f['expected']})"
+        lines.append(f"  STALE {f['extract']} ({f['department']}): using {f['file_in_use']} "
+                     f"of {f['extracted_on']}: {why}")
+    if "children" in summary and summary.get("list_made"):
         flagged = summary.get("flagged", {})
         lines += ["", f"Children in the population: {summary['children']:,}",
                   f"Flagged: {sum(flagged.values()):,} (新規 new {flagged.get('新規', 0):,}, "
@@ -94,30 +115,35 @@ def render(summary: dict, home: Path, landing: Path, seconds: float | None = Non
                          f"covers: sent to the default office")
         lines.append("  by domain: " + (", ".join(f"{k}: {v}" for k, v in summary["by_domain"].items()) or "none"))
     if summary.get("failed_checks"):
-        lines += ["", "Checks that failed: " + ", ".join(summary["failed_checks"])]
+        lines += ["", "Checks that warned or failed: " + ", ".join(summary["failed_checks"])]
     if summary.get("failed_steps"):
         lines += ["", "Steps that failed: " + ", ".join(summary["failed_steps"])]
-    lines += ["", "Where things are:",
-              f"  landing (department files)     {landing}",
-              f"  restricted store (names)       {home / 'warehouse' / 'restricted.duckdb'}",
-              f"  quarantine (rows set aside)    {home / 'quarantine' / summary['as_of']}",
-              f"  caseworker exports             {home / 'exports' / summary['as_of']}",
-              f"  analysis store (pseudonymised) {home / 'warehouse' / 'analysis.duckdb'}",
-              f"  nightly report (open offline)  {home / 'reports' / summary['as_of'] / 'report.html'}",
-              f"  run summary                    {home / 'reports' / summary['as_of'] / 'summary.txt'}",
-              f"  audit log                      {home / 'audit' / 'audit.log'}",
-              f"  Dagster instance (make ui)     {home / '.dagster'}"]
+    paths = [("landing (department files)", landing),
+             ("restricted store (names)", home / "warehouse" / "restricted.duckdb"),
+             ("quarantine (rows set aside)", home / "quarantine" / summary["as_of"]),
+             ("caseworker exports", home / "exports" / summary["as_of"]),
+             ("analysis store (pseudonymised)", home / "warehouse" / "analysis.duckdb"),
+             ("nightly report (open offline)", home / "reports" / summary["as_of"] / "report.html"),
+             ("run summary", home / "reports" / summary["as_of"] / "summary.txt"),
+             ("audit log", home / "audit" / "audit.log"),
+             ("Dagster instance (make ui)", home / ".dagster")] + ([("full log of this run", log)] if log else [])
+    lines += ["", "Where things are:"]
+    lines += [f"  {label:<30} {path}" + ("" if path.exists() or label == "run summary" else "  (none tonight)")
+              for label, path in paths]
     return "\n".join(lines)
 
 
-def print_summary(home: Path, landing: Path, as_of: date, result: dg.ExecuteInProcessResult,
-                  seconds: float) -> dict:
+def print_summary(home: Path, landing: Path, as_of: date, result: dg.ExecuteInProcessResult, seconds: float,
+                  log: Path | None = None, error: tuple[str, str] | None = None, out: IO[str] | None = None) -> dict:
+    """Collect, keep as reports/<as-of>/summary.{txt,json}, and print the run summary."""
     try:
         summary = collect(home, as_of, result, landing)
     except duckdb.Error as e:  # e.g. a failed step left a dbt process holding the store's lock
         summary = {"as_of": as_of.isoformat(), "success": bool(result.success), "files": [],
                    "failed_checks": [], "failed_steps": [], "error": f"could not read the store: {e}"}
-    text = render(summary, home, landing, seconds)
+    if error:
+        summary["error_step"], summary["error_message"] = error
+    text = render(summary, home, landing, seconds, log, error)
     if summary.get("error"):
         text += "\n\n" + summary["error"]
     folder = home / "reports" / as_of.isoformat()
@@ -125,5 +151,5 @@ def print_summary(home: Path, landing: Path, as_of: date, result: dg.ExecuteInPr
     (folder / "summary.txt").write_text(text + "\n", encoding="utf-8")
     (folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n",
                                          encoding="utf-8")
-    print(text)
+    print(text, file=out or sys.stdout)
     return summary

@@ -10,7 +10,7 @@ import dagster as dg
 
 from pipelines.defs.operations import freshness_checks, landing_sensor, nightly_schedule
 from pipelines.nightly import run_nightly
-from pipelines.resources import AS_OF_TAG, MimamoriHome
+from pipelines.resources import AS_OF_TAG, MimamoriHome, NightLock
 from tests.conftest import AS_OF
 
 
@@ -63,7 +63,8 @@ def test_freshness_checks_warn_on_old_extracts(clean_municipality, tmp_path):
                        {k.asset_key for k in c.check_keys})
     jumin = next(a for a in extract_assets if a.key == dg.AssetKey(["raw", "jumin"]))
     for as_of, passed in [("2026-11-30", True), ("2026-12-05", False)]:
-        result = dg.materialize([jumin, jumin_fresh], resources={"home": home}, tags={AS_OF_TAG: as_of},
+        result = dg.materialize([jumin, jumin_fresh], resources={"home": home, "night_lock": NightLock(home=home.home)},
+                                tags={AS_OF_TAG: as_of},
                                 instance=dg.DagsterInstance.ephemeral())
         evaluation = next(e.asset_check_evaluation_data for e in result.all_events
                           if e.event_type_value == "ASSET_CHECK_EVALUATION"

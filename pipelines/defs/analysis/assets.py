@@ -11,7 +11,8 @@ from pipelines.analysis import (
     school_karte,
     tokenizer,
 )
-from pipelines.resources import MimamoriHome, run_as_of
+from pipelines.faults import failpoint
+from pipelines.resources import MimamoriHome, NightLock, run_as_of
 from pipelines.warehouse import connect
 
 SPECS = [
@@ -30,7 +31,7 @@ SPECS = [
         deps=[dg.AssetKey(["marts", "child_signals"]), dg.AssetKey(["intermediate", "int_pupils"]),
               dg.AssetKey(["staging", "stg_school__attendance"])]) for s in SPECS],
 )
-def analysis_marts(context: dg.AssetExecutionContext, home: MimamoriHome):
+def analysis_marts(context: dg.AssetExecutionContext, home: MimamoriHome, night_lock: NightLock):
     as_of = run_as_of(context)
     gov = config.governance()
     token = tokenizer(home.root, gov["purpose"])
@@ -41,6 +42,7 @@ def analysis_marts(context: dg.AssetExecutionContext, home: MimamoriHome):
     with connect_analysis(home.root) as con:
         for spec, frame in zip(SPECS, (children, households, karte)):
             publish(con, spec.key.path[-1], frame, as_of)
+            failpoint("analysis_marts")  # crash tests: killed between two of the analysts' tables
     for spec, frame in zip(SPECS, (children, households, karte)):
         yield dg.MaterializeResult(asset_key=spec.key, metadata={
             "as_of": as_of.isoformat(), "rows": frame.height, "store": dg.MetadataValue.path(

@@ -4,7 +4,7 @@ import dagster as dg
 
 from pipelines import config
 from pipelines.export import write_exports
-from pipelines.resources import MimamoriHome, run_as_of
+from pipelines.resources import MimamoriHome, NightLock, run_as_of
 from pipelines.warehouse import connect
 
 
@@ -19,7 +19,8 @@ from pipelines.warehouse import connect
     description="One CSV (UTF-8 with BOM) and one .xlsx per support office in exports/<as-of>/, with exactly "
                 "the columns of flag-rules.md and a 判定情報 sheet; written aside and swapped in whole.",
 )
-def caseworker_lists(context: dg.AssetExecutionContext, home: MimamoriHome) -> dg.MaterializeResult:
+def caseworker_lists(context: dg.AssetExecutionContext, home: MimamoriHome,
+                     night_lock: NightLock) -> dg.MaterializeResult:
     as_of = run_as_of(context)
     with connect(home.root, read_only=True) as con:
         files = write_exports(con, home.root / "exports", home.landing_dir, as_of, config.rules(),

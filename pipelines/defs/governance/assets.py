@@ -3,7 +3,7 @@
 import dagster as dg
 
 from pipelines import config
-from pipelines.resources import MimamoriHome, run_as_of
+from pipelines.resources import MimamoriHome, NightLock, run_as_of
 from pipelines.retention import purge_old_folders, purge_removed_persons
 from pipelines.warehouse import connect
 
@@ -17,7 +17,8 @@ from pipelines.warehouse import connect
     description="Purges the data of people removed from the registry more than removed_person_days ago, and "
                 "exports and quarantine files older than export_days (config/governance.yml); audited.",
 )
-def retention_purge(context: dg.AssetExecutionContext, home: MimamoriHome) -> dg.MaterializeResult:
+def retention_purge(context: dg.AssetExecutionContext, home: MimamoriHome,
+                    night_lock: NightLock) -> dg.MaterializeResult:
     as_of = run_as_of(context)
     gov = config.governance()
     with connect(home.root) as con:

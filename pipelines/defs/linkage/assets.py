@@ -7,8 +7,9 @@ import dagster as dg
 from dagster_dbt import DbtProject, dbt_assets
 
 from pipelines.defs.linkage.translator import MimamoriTranslator
+from pipelines.faults import failpoint
 from pipelines.defs.linkage.vars import as_of_in_environment, dbt_vars
-from pipelines.resources import MimamoriHome, NightlyDbtCliResource, run_as_of
+from pipelines.resources import MimamoriHome, NightLock, NightlyDbtCliResource, run_as_of
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -17,7 +18,8 @@ dbt_project.prepare_if_dev()  # only under `dagster dev`; elsewhere `make` runs 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=MimamoriTranslator(),
             retry_policy=dg.RetryPolicy(max_retries=1, delay=30))  # e.g. the store still locked by a reader
-def mimamori_dbt_models(context: dg.AssetExecutionContext, dbt: NightlyDbtCliResource, home: MimamoriHome):
+def mimamori_dbt_models(context: dg.AssetExecutionContext, dbt: NightlyDbtCliResource, home: MimamoriHome,
+                        night_lock: NightLock):
     """Staging views, linkage tables and the marts: the flag list on T with its reasons.
 
     dbt's unit tests are left to the test suite (they test the SQL, not the night's data); the data
@@ -25,4 +27,7 @@ def mimamori_dbt_models(context: dg.AssetExecutionContext, dbt: NightlyDbtCliRes
     """
     args = ["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars()]
     with as_of_in_environment(run_as_of(context)):
-        yield from dbt.cli(args, context=context, target_path=home.dbt_target_dir).stream()
+        for number, event in enumerate(dbt.cli(args, context=context, target_path=home.dbt_target_dir).stream()):
+            if number == 5:
+                failpoint("dbt")  # crash tests: killed with dbt's process while it builds the models
+            yield event

@@ -9,7 +9,7 @@ from pipelines import config
 from pipelines.analysis import analysis_path, connect_analysis, publish
 from pipelines.quality import evaluate, measure_rows
 from pipelines.report import quarantine_reasons, render
-from pipelines.resources import MimamoriHome, run_as_of
+from pipelines.resources import MimamoriHome, NightLock, run_as_of
 from pipelines.summary import collect
 from pipelines.warehouse import connect, table_exists
 from schemas.contract import EXTRACTS
@@ -50,7 +50,8 @@ def _previous(home: MimamoriHome, as_of) -> tuple[pl.DataFrame, pl.DataFrame]:
     description="Great Expectations suites over the night's measures, the analysts' dq_nightly table, GE Data "
                 "Docs and reports/<as-of>/report.html (self-contained, counts only).",
 )
-def nightly_report(context: dg.AssetExecutionContext, home: MimamoriHome) -> dg.MaterializeResult:
+def nightly_report(context: dg.AssetExecutionContext, home: MimamoriHome,
+                   night_lock: NightLock) -> dg.MaterializeResult:
     as_of = run_as_of(context)
     previous, history = _previous(home, as_of)
     with connect(home.root, read_only=True) as con:

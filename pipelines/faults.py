@@ -1,0 +1,25 @@
+"""Failpoints for crash tests: places where a test can kill the whole night as a power cut or an
+operator's ``kill -9`` would, to prove that the next night recovers (issue: nights that never half-run).
+
+Set ``MIMAMORI_FAILPOINT=<name>`` and the process kills its own process group with SIGKILL when it
+reaches that point (dbt's subprocess included). Unset, a failpoint costs one dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+ENV = "MIMAMORI_FAILPOINT"
+POINTS = {
+    "ingest_load": "inside the transaction that loads an attendance file, before it commits",
+    "dbt": "while dbt is running models (after the first models finished)",
+    "export_swap": "between moving the previous exports aside and moving tonight's in",
+    "analysis_marts": "after the first analysts' table was written, before the others",
+}
+
+
+def failpoint(name: str) -> None:
+    """Kill this process and its children here, if a test asked for it."""
+    if os.environ.get(ENV) == name:
+        os.killpg(os.getpgrp(), signal.SIGKILL)
