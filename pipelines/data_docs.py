@@ -50,6 +50,8 @@ ASSETS: dict[str, tuple[str, str]] = {
     "https://cdn.jsdelivr.net/npm/vega-lite@5": ("vega-lite@5.23.0", "build/vega-lite.min.js"),
     "https://cdn.jsdelivr.net/npm/vega-embed@6": ("vega-embed@6.29.0", "build/vega-embed.min.js"),
 }
+# a local file cannot be fetched in CORS mode: a tag that now points at static/vendor/ drops both
+CROSS_ORIGIN = re.compile(r'(<(?:script|link)\b[^>]*/vendor/[^>]*?)\s+(?:integrity|crossorigin)="[^"]*"')
 TRACKED_LOGO = re.compile(r"https://great-expectations-web-assets\.s3[^\"']*/logo-long\.png[^\"']*")
 
 
@@ -99,6 +101,8 @@ def localise(site: Path, vendor: Path = VENDOR) -> int:
         for url, (package, path) in ASSETS.items():
             if url.startswith("https://"):
                 new = new.replace(f'"{url}"', f'"{static}/vendor/{local_path(package, path)}"')
+        while CROSS_ORIGIN.search(new):
+            new = CROSS_ORIGIN.sub(r"\1", new)
         if new != text:
             page.write_text(new, encoding="utf-8")
             pages += 1

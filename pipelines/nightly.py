@@ -40,6 +40,10 @@ def prepare_environment(home: Path, landing: Path) -> None:
     os.environ.update(TELEMETRY_OFF)
     os.environ.update({"DAGSTER_HOME": str(dagster_home), "MIMAMORI_HOME": str(home),
                        "MIMAMORI_LANDING": str(landing)})
+    # The UI's first-visit dialog asks for an e-mail address for Dagster's newsletter: not for this office.
+    from dagster._core.nux import set_nux_seen
+
+    set_nux_seen()
     os.environ.update(dbt_environment(home))
 
 

@@ -4,22 +4,15 @@ styles or scripts) in HOME/reports/<as-of>/report.html. Counts only, never a chi
 from __future__ import annotations
 
 import html
-import io
 import re
 from collections import Counter
 from datetime import date
 from pathlib import Path
 
-import matplotlib
+import polars as pl
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import polars as pl  # noqa: E402
-
-from pipelines.quality import Outcome  # noqa: E402
-
-plt.rcParams.update({"font.family": ["Noto Sans CJK JP", "IPAGothic", "DejaVu Sans"], "svg.fonttype": "path",
-                     "axes.spines.top": False, "axes.spines.right": False})
+from pipelines.charts import Charts
+from pipelines.quality import Outcome
 
 STYLE = """
 body{font-family:"Noto Sans CJK JP","Hiragino Sans",Meiryo,sans-serif;margin:2rem auto;max-width:72rem;color:#1f2933}
@@ -44,36 +37,6 @@ def quarantine_reasons(folder: Path) -> Counter:
     return reasons
 
 
-def _svg(fig) -> str:
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(fig)
-    return re.sub(r"^.*?(<svg)", r"\1", buffer.getvalue(), flags=re.S)
-
-
-def trend(history: pl.DataFrame, measure: str, title: str) -> str:
-    data = history.filter(pl.col("measure") == measure).sort("as_of")
-    fig, ax = plt.subplots(figsize=(5.2, 2.6))
-    nights = sorted({d.strftime("%m-%d") for d in data["as_of"].to_list()})  # one point per night, evenly spaced
-    for subject, rows in data.group_by("subject", maintain_order=True):
-        ax.plot([nights.index(d.strftime("%m-%d")) for d in rows["as_of"].to_list()], rows["value"].to_list(),
-                marker="o", label=str(subject[0]))
-    ax.set_xticks(range(len(nights)), nights)
-    ax.set_title(title, fontsize=10)
-    ax.tick_params(labelsize=7)
-    if data.height:
-        ax.legend(fontsize=7, frameon=False)
-    return _svg(fig)
-
-
-def bars(values: dict, title: str) -> str:
-    fig, ax = plt.subplots(figsize=(5.2, 2.6))
-    ax.bar(list(map(str, values)), list(values.values()), color="#3e7cb1")
-    ax.set_title(title, fontsize=10)
-    ax.tick_params(labelsize=8)
-    return _svg(fig)
-
-
 def _table(headers: list[str], rows: list[list], left: int = 1) -> str:
     head = "".join(f'<th class="{"l" if i < left else ""}">{html.escape(h)}</th>' for i, h in enumerate(headers))
     body = "".join("<tr>" + "".join(f'<td class="{"l" if i < left else ""}">{v}</td>' for i, v in enumerate(r))
@@ -82,7 +45,7 @@ def _table(headers: list[str], rows: list[list], left: int = 1) -> str:
 
 
 def render(as_of: date, summary: dict, outcomes: list[Outcome], dept: pl.DataFrame, links: pl.DataFrame,
-           history: pl.DataFrame, reasons: Counter, data_docs: Path | None) -> str:
+           history: pl.DataFrame, reasons: Counter, data_docs: Path | None, charts: Charts | None = None) -> str:
     e = html.escape
     stale = {f["extract"]: f for f in summary.get("stale_sources", [])}
     in_use = summary.get("data_extracted_on", {})
@@ -102,11 +65,12 @@ def render(as_of: date, summary: dict, outcomes: list[Outcome], dept: pl.DataFra
     link_rows = [[e(d), f"{u:,}", f"{t:,}", f"{rate:.1%}"]
                  for d, u, t, rate in zip(links["description"], links["unmatched"], links["total"], links["link_rate"])]
     flagged = summary.get("flagged", {})
-    plots = [bars(summary.get("by_domain", {}) or {"-": 0}, "該当児童 by domain (tonight)"),
-             bars(summary.get("by_office", {}) or {"-": 0}, "該当児童 by office (tonight)"),
-             trend(history, "flagged_children", "flagged children, last runs"),
-             trend(history, "rows", "rows per department, last runs"),
-             trend(history, "link_rate", "link rates, last runs")]
+    charts = charts or Charts()
+    plots = [charts.bars(summary.get("by_domain", {}) or {"-": 0}, "該当児童 by domain (tonight)"),
+             charts.bars(summary.get("by_office", {}) or {"-": 0}, "該当児童 by office (tonight)"),
+             charts.trend(history, "flagged_children", "flagged children, last runs"),
+             charts.trend(history, "rows", "rows per department, last runs"),
+             charts.trend(history, "link_rate", "link rates, last runs")]
     docs = f'<p>Great Expectations Data Docs: <a href="{e(data_docs.as_uri())}">{e(str(data_docs))}</a></p>' \
         if data_docs else ""
     return f"""<!doctype html>

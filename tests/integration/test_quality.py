@@ -66,18 +66,43 @@ def test_report_holds_no_identifying_value(nightly_home):
     assert leaked == []
 
 
+def test_report_charts_draw_every_japanese_glyph(nightly_home):
+    """matplotlib's default font has no kana or kanji (□ in the picture): the CJK font must be used."""
+    from tests.integration.test_nightly import materialization
+
+    assert materialization(nightly_home["second"].result, "quality/nightly_report")["missing_glyphs"] == 0
+
+
+def test_a_missing_glyph_is_caught():
+    """The check above can fail: the same chart with a Latin-only font reports its missing glyphs."""
+    import matplotlib.pyplot as plt
+
+    from pipelines.charts import Charts, cjk_font
+
+    assert cjk_font() == "Noto Sans CJK JP", "fonts-noto-cjk is installed by .ci/system-packages"
+    charts = Charts()
+    charts.bars({"経済": 3, "養育": 2}, "該当児童 by domain")
+    assert charts.missing == []
+    with plt.rc_context({"font.family": ["DejaVu Sans"]}):
+        charts.bars({"経済": 3}, "該当児童")
+    assert charts.missing and "missing from font(s) DejaVu Sans" in charts.missing[0]
+
+
+def chromium_page(p, viewport=(1300, 1600)):
+    browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=[
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+    return browser, browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+
+
 def test_report_renders_in_chromium(nightly_home):
-    chromium = shutil.which("chromium")
-    if not chromium:
+    if not shutil.which("chromium"):
         pytest.skip("Chromium (Debian package chromium) is not installed and could not be: see .ci/system-packages")
     from playwright.sync_api import sync_playwright
 
     shot = PROJECT / "reports" / "nightly-report.png"
     report = nightly_home["home"] / "reports" / AS_OF.isoformat() / "report.html"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page(viewport={"width": 1300, "height": 1600})
+        browser, page = chromium_page(p)
         page.goto(report.as_uri())
         page.wait_for_selector("svg")
         assert page.locator("h2").count() == 5
@@ -85,6 +110,37 @@ def test_report_renders_in_chromium(nightly_home):
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
     assert shot.stat().st_size > 30_000
+
+
+def test_data_docs_load_nothing_from_the_internet_and_are_styled(nightly_home):
+    """GE's pages point at CDNs; ours at the same files beside them (pipelines/data_docs.py)."""
+    if not shutil.which("npm"):
+        pytest.skip("npm is not installed: make could not fetch the Data Docs' styles")
+    if not shutil.which("chromium"):
+        pytest.skip("Chromium (Debian package chromium) is not installed and could not be: see .ci/system-packages")
+    from playwright.sync_api import sync_playwright
+
+    site = nightly_home["home"] / "reports" / "great_expectations" / "gx" / "uncommitted" / "data_docs" / "local_site"
+    for page in site.rglob("*.html"):
+        loaded = re.findall(r'<(?:link|script)[^>]+(?:href|src)="(https?://[^"]+)"', page.read_text(encoding="utf-8"))
+        loaded += re.findall(r'<img[^>]+src="(https?://[^"]+)"', page.read_text(encoding="utf-8"))
+        assert loaded == [], (page.name, loaded[:3])
+    shot = PROJECT / "reports" / "data-docs.png"
+    remote, failed = [], []
+    with sync_playwright() as p:
+        browser, page = chromium_page(p, (1300, 900))
+        page.on("request", lambda r: remote.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
+        page.on("requestfailed", lambda r: failed.append(r.url))
+        page.goto((site / "index.html").as_uri(), wait_until="load")
+        sheets = page.evaluate("""() => Array.from(document.querySelectorAll('link[rel=stylesheet]'))
+                                        .map(l => [l.href.split('/').pop(), l.sheet !== null])""")
+        navbar = page.evaluate("() => getComputedStyle(document.querySelector('.navbar')).display")
+        jquery = page.evaluate("() => typeof window.jQuery")
+        page.screenshot(path=str(shot), full_page=False)
+        browser.close()
+    assert remote == [] and failed == []
+    assert len(sheets) >= 6 and all(loaded for _, loaded in sheets), sheets
+    assert navbar == "flex" and jquery == "function"  # Bootstrap's navbar and GE's scripts, as GE meant them
 
 
 def test_great_expectations_data_docs_are_built(nightly_home):

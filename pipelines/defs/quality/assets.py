@@ -7,6 +7,7 @@ import polars as pl
 
 from pipelines import config
 from pipelines.analysis import analysis_path, connect_analysis, publish
+from pipelines.charts import Charts
 from pipelines.quality import evaluate, measure_rows
 from pipelines.report import quarantine_reasons, render
 from pipelines.resources import MimamoriHome, NightLock, run_as_of
@@ -63,13 +64,18 @@ def nightly_report(context: dg.AssetExecutionContext, home: MimamoriHome,
     folder = home.root / "reports" / as_of.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     report = folder / "report.html"
+    charts = Charts()
     report.write_text(render(as_of, summary, outcomes, dept, links, pl.concat([history, tonight]),
-                             quarantine_reasons(home.quarantine_dir(as_of)), docs), encoding="utf-8")
+                             quarantine_reasons(home.quarantine_dir(as_of)), docs, charts), encoding="utf-8")
     for o in outcomes:
         if not o.passed:
             context.log.warning(f"data quality: {o.message}")
+    if charts.missing:
+        context.log.warning(f"the report's charts miss {len(charts.missing)} glyphs (no Japanese font? install "
+                            f"fonts-noto-cjk): {charts.missing[0]}")
     return dg.MaterializeResult(
         metadata={"report": dg.MetadataValue.path(str(report)), "data_docs": dg.MetadataValue.path(str(docs)),
+                  "missing_glyphs": len(charts.missing),
                   "failed_checks": dg.MetadataValue.json([o.message for o in outcomes if not o.passed])},
         check_results=[dg.AssetCheckResult(check_name=o.check, passed=o.passed, severity=dg.AssetCheckSeverity.WARN,
                                            description=o.message, metadata={"subject": o.subject})

@@ -1,0 +1,274 @@
+"""Nights that never half-run: fallback to the last good file, a department without data, one night at a
+time, and kills at the worst moments. Real nights of the tiny municipality, through the real CLI where a
+process has to die or to wait."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from pipelines.audit import verify
+from pipelines.nightly import run_nightly
+from tests.conftest import AS_OF, check_evaluations, restricted
+
+MIMAMORI = str(Path(sys.executable).with_name("mimamori"))
+
+
+def nightly(landing: Path, home: Path, *args: str, env: dict | None = None, timeout: float = 600,
+            **popen) -> subprocess.CompletedProcess:
+    """`mimamori nightly` in its own process group (a failpoint kills the group: the night, dbt, all)."""
+    return subprocess.run([MIMAMORI, "nightly", "--landing", str(landing), "--home", str(home),
+                           "--as-of", str(AS_OF), *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})}, start_new_session=True, **popen)
+
+
+def drop_column(path: Path, column: str) -> None:
+    lines = path.read_bytes().decode("cp932").split("\r\n")
+    index = lines[0].split(",").index(column)
+    path.write_bytes("\r\n".join(",".join(f for i, f in enumerate(line.split(",")) if i != index)
+                                 for line in lines).encode("cp932"))
+
+
+def facts_sheet(home: Path) -> dict[str, str]:
+    [xlsx] = (home / "exports" / AS_OF.isoformat()).glob("*.xlsx")
+    rows = openpyxl.load_workbook(xlsx)["判定情報"].iter_rows(values_only=True)
+    return {k: v for k, v in rows if k}
+
+
+# ------------------------------------------------------------------------------ fallback and no data
+
+
+@pytest.fixture(scope="module")
+def unkind_night(clean_municipality, tmp_path_factory):
+    """A first night on an empty home: tonight's tax file lacks a required column (yesterday's is good)
+    and the health department sent nothing at all."""
+    folder = tmp_path_factory.mktemp("unkind")
+    landing = folder / "landing"
+    shutil.copytree(clean_municipality / "landing", landing)
+    drop_column(landing / "zei_20261130.csv", "課税区分")
+    for path in landing.glob("kenshin_*.csv"):
+        path.unlink()
+    run = run_nightly(folder / "home", landing, AS_OF, quiet=True)
+    return folder / "home", landing, run
+
+
+def test_a_rejected_newest_file_falls_back_to_the_older_good_one_on_a_first_night(unkind_night):
+    home, _, run = unkind_night
+    assert run.result.success
+    with restricted(home) as con:
+        assert con.execute("select distinct _source_file from raw.zei").fetchall() == [("zei_20261129.csv",)]
+        statuses = dict(con.execute("select file_name, status from raw.load_log where extract = 'zei'").fetchall())
+        e4 = con.execute("select count(*) from marts.child_signals where signal_e4").fetchone()[0]
+        listed = con.execute("select count(*) from marts.flagged_children").fetchone()[0]
+    assert statuses == {"zei_20261130.csv": "rejected", "zei_20261129.csv": "loaded"}
+    assert e4 > 0 and listed > 0  # the older tax data really serves tonight's signals
+    checks = check_evaluations(run.result)
+    assert not checks["raw/zei:file_accepted"].passed and not checks["raw/zei:data_current"].passed
+    stale = {f["extract"]: f for f in run.summary["stale_sources"]}
+    assert stale["zei"]["file_in_use"] == "zei_20261129.csv" and "必須列がありません: 課税区分" in stale["zei"]["rejected"]
+    tax = facts_sheet(home)["個人住民税"]
+    assert "zei_20261129.csv（2026-11-29）" in tax and "zei_20261130.csv は読み込めませんでした" in tax
+
+
+def test_a_department_that_sent_nothing_is_not_judged_and_every_reader_is_told(unkind_night):
+    home, landing, run = unkind_night
+    with restricted(home) as con:
+        assert con.execute("select count(*) from raw.kenshin").fetchone()[0] == 0
+        fired = con.execute("select count(*) filter (signal_h1 or signal_h2 or signal_c3) from marts.child_signals"
+                            ).fetchone()[0]
+    assert fired == 0
+    sentence = "健診データなし: 養育領域のうち C3 乳幼児健診未受診、健康領域は判定していません"
+    assert facts_sheet(home)["判定していない項目"] == sentence + "。"
+    from pipelines.summary import render
+
+    text = render(run.summary, home, landing)
+    assert f"NO DATA kenshin (健診): no file; expected {landing / 'kenshin_YYYYMMDD.csv'}" in text and sentence in text
+    report = (home / "reports" / AS_OF.isoformat() / "report.html").read_text(encoding="utf-8")
+    assert sentence in report and "NOT JUDGED" in report
+
+
+def test_a_required_department_without_data_stops_the_night_before_dbt_and_says_what_it_expected(
+        clean_municipality, tmp_path):
+    landing = tmp_path / "landing"
+    shutil.copytree(clean_municipality / "landing", landing)
+    for path in landing.glob("jumin_*.csv"):
+        path.unlink()
+    started = time.monotonic()
+    run = nightly(landing, tmp_path / "home")
+    seconds = time.monotonic() - started
+    assert run.returncode == 1
+    out = run.stdout
+    assert ("failed at raw/jumin: 住民記録 jumin（resident registry）の使えるデータがないため、今夜の判定を中止しました"
+            f" — no usable resident registry data: expected jumin_YYYYMMDD.csv dated on or before {AS_OF} in "
+            f"{landing}") in out
+    assert "dbt: linkage" not in out and seconds < 40, (seconds, out)
+    log = Path(out.split("what happened, in full: ")[1].split()[0])
+    assert log.exists() and "STEP_FAILURE" in log.read_text(encoding="utf-8")
+    with restricted(tmp_path / "home") as con:
+        assert con.execute("select count(*) from information_schema.tables where table_schema = 'marts'"
+                           ).fetchone()[0] == 0
+
+
+# ------------------------------------------------------------------------------ one night at a time
+
+
+def wait_for_lock_holder(home: Path, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            holder = json.loads((home / "nightly.lock").read_text() or "{}")
+        except (OSError, ValueError):
+            holder = {}
+        if holder.get("pid"):
+            return holder
+        time.sleep(0.1)
+    raise AssertionError("the first night never took the lock")
+
+
+@pytest.fixture(scope="module")
+def two_nights_at_once(clean_municipality, tmp_path_factory):
+    """A night on an empty home; while it runs, a second night with --wait 0 and a third with --wait 600.
+    The first night, never interrupted, is also the reference of the crash tests below."""
+    landing, home = clean_municipality / "landing", tmp_path_factory.mktemp("concurrent") / "home"
+    first = subprocess.Popen([MIMAMORI, "nightly", "--landing", str(landing), "--home", str(home), "--as-of",
+                              str(AS_OF)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        holder = wait_for_lock_holder(home)
+        refused = nightly(landing, home)  # --wait 0
+        patient = nightly(landing, home, "--wait", "600", "--verbose")
+    finally:
+        first_out = first.communicate(timeout=600)
+    assert first.returncode == 0, first_out
+    return {"home": home, "first": first, "holder": holder, "refused": refused, "patient": patient}
+
+
+def test_a_second_night_on_the_same_home_says_which_night_is_running(two_nights_at_once):
+    first, holder, refused = two_nights_at_once["first"], two_nights_at_once["holder"], two_nights_at_once["refused"]
+    assert holder["pid"] == first.pid and holder["as_of"] == str(AS_OF)
+    assert refused.returncode == 75
+    assert (f"another night is running on this home: as of {AS_OF}, pid {first.pid} on {holder['host']}"
+            in refused.stderr)
+
+
+def test_a_night_told_to_wait_runs_after_the_running_one_never_interleaved(two_nights_at_once):
+    patient, home = two_nights_at_once["patient"], two_nights_at_once["home"]
+    assert patient.returncode == 0, patient.stdout[-2000:]
+    assert "STEP_SUCCESS" in patient.stdout  # --verbose streams Dagster's log too
+    events = [(e["event"], e["details"].get("run_id")) for e in
+              map(json.loads, (home / "audit" / "audit.log").read_text(encoding="utf-8").splitlines())
+              if e["event"] in ("run_started", "run_finished")]
+    assert [e for e, _ in events] == ["run_started", "run_finished"] * 2  # each finished before the next began
+    assert events[0][1] == events[1][1] and events[2][1] == events[3][1]
+
+
+def test_a_run_launched_by_dagster_while_a_night_holds_the_home_fails_at_once_naming_it(clean_municipality, tmp_path):
+    """Runs from the schedule, the sensor or the UI take the same lock, through the night_lock resource."""
+    import dagster as dg
+
+    from pipelines.definitions import defs
+    from pipelines.nightly import prepare_environment
+
+    home = tmp_path / "home"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path\n"
+                               "from pipelines.lock import night_lock\n"
+                               "with night_lock(Path(sys.argv[1]), as_of='2026-11-29'):\n"
+                               "    print('held', flush=True); time.sleep(120)", str(home)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        prepare_environment(home, clean_municipality / "landing")
+        result = defs.resolve_job_def("nightly").execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, tags={"mimamori/as_of": str(AS_OF)})
+    finally:
+        holder.kill()
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "RESOURCE_INIT_FAILURE")
+    assert f"another night is running on this home: as of 2026-11-29, pid {holder.pid}" in str(
+        failure.event_specific_data.error)
+    assert not (home / "warehouse" / "restricted.duckdb").exists()  # nothing was touched
+
+
+def test_the_homes_run_queue_runs_one_night_at_a_time(nightly_home):
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(nightly_home["home"] / ".dagster"))
+    assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+    assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
+
+
+# ------------------------------------------------------------------------------ kills
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(two_nights_at_once):
+    """The reference: tonight's night on an empty home, never interrupted (then run again after it)."""
+    return two_nights_at_once["home"]
+
+
+def exports(home: Path) -> dict[str, bytes]:
+    folder = home / "exports" / AS_OF.isoformat()
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def assert_whole(home: Path) -> None:
+    """What must hold after any kill: the store opens, attendance has one row per pupil and day, the
+    audit log verifies, by the library and by the command."""
+    with restricted(home) as con:
+        if con.execute("select count(*) from information_schema.tables where table_name = 'shukketsu'").fetchone()[0]:
+            assert con.execute("select count(*) from (select pupil_id, school_day from raw.shukketsu "
+                               "group by all having count(*) > 1)").fetchone()[0] == 0
+    audit = verify(home / "audit" / "audit.log")
+    assert audit.ok, audit.problem
+    cli = subprocess.run([MIMAMORI, "audit", "verify", "--home", str(home)], capture_output=True, text=True)
+    assert cli.returncode == 0, cli.stderr
+
+
+def assert_same_as_uninterrupted(home: Path, reference: Path) -> None:
+    assert exports(home) == exports(reference)  # byte for byte
+    assert sorted(p.name for p in (home / "exports").iterdir()) == [AS_OF.isoformat()]  # nothing half-written
+    tables = ("raw.shukketsu", "raw.jumin", "raw.zei", "marts.child_signals", "marts.flagged_children")
+    counts = []
+    for h in (home, reference):
+        with restricted(h) as con:
+            counts.append({t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables})
+    assert counts[0] == counts[1]
+    import dagster as dg
+
+    statuses = [r.status.value for r in dg.DagsterInstance.from_config(str(home / ".dagster")).get_runs()]
+    assert "STARTED" not in statuses and "FAILURE" in statuses  # the killed runs are closed, not 'running'
+
+
+def test_a_night_killed_while_loading_then_in_dbt_then_in_the_marts_is_made_whole_by_running_it_again(
+        clean_municipality, uninterrupted, tmp_path):
+    """Three kills in a row on one home (each run is the same night again), then a whole run."""
+    landing, home = clean_municipality / "landing", tmp_path / "home"
+    for point in ["ingest_load:shukketsu", "dbt", "analysis_marts"]:
+        killed = nightly(landing, home, env={"MIMAMORI_FAILPOINT": point})
+        assert killed.returncode == -signal.SIGKILL, (point, killed.stdout[-2000:])
+        assert_whole(home)
+    again = nightly(landing, home)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert_whole(home)
+    assert_same_as_uninterrupted(home, uninterrupted)
+
+
+def test_a_night_killed_while_swapping_in_the_lists_is_made_whole_by_running_it_again(
+        clean_municipality, uninterrupted, tmp_path):
+    """Tonight's lists exist already; the night is run again and killed after moving them aside."""
+    landing, home = clean_municipality / "landing", tmp_path / "home"
+    shutil.copytree(uninterrupted, home, ignore=shutil.ignore_patterns("nightly.lock"))
+    killed = nightly(landing, home, env={"MIMAMORI_FAILPOINT": "export_swap"})
+    assert killed.returncode == -signal.SIGKILL, killed.stdout[-2000:]
+    assert not (home / "exports" / AS_OF.isoformat()).exists()
+    assert (home / "exports" / f".{AS_OF.isoformat()}.old").exists()
+    assert_whole(home)
+    again = nightly(landing, home)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert_same_as_uninterrupted(home, uninterrupted)
