@@ -22,7 +22,7 @@ import duckdb
 import polars as pl
 
 from pipelines.keys import secret
-from pipelines.warehouse import incoming_transaction
+from pipelines.warehouse import incoming_transaction, table_exists
 
 SIGNALS = ["e1", "e2", "e3", "e4", "c1", "c2", "c3", "s1", "s2", "s3", "s4", "h1", "h2"]
 DOMAINS = {"economic": "経済", "care": "養育", "school": "学校", "health": "健康"}
@@ -128,6 +128,21 @@ def suppress(karte: pl.DataFrame, threshold: int) -> pl.DataFrame:
                                  *COUNT_COLUMNS[1:])
 
 
+def review_outcomes(restricted: duckdb.DuckDBPyConnection, token) -> pl.DataFrame:
+    """Every caseworker's review, pseudonymised (reviews.md): the child's token, the reviewed list's date,
+    office and rule version, the days from the child's first night on the list to the review, the result,
+    and the signals the child had on that list. No staff code, no 宛名番号."""
+    if not table_exists(restricted, "raw.reviews"):
+        return pl.DataFrame()
+    r = restricted.execute("""
+        select address_code, list_date, listed_office_code as office_code, listed_rule_version as rule_version,
+               datediff('day', first_listed_on, reviewed_on) as days_to_review, result,
+               list_sort(listed_signal_ids) as listed_signals
+        from raw.reviews order by list_date, reviewed_on, _loaded_seq, _source_line""").pl()
+    return r.with_columns(child_token=tokens(r["address_code"], token, "child")).select(
+        "child_token", "list_date", "office_code", "rule_version", "days_to_review", "result", "listed_signals")
+
+
 @contextmanager
 def connect_analysis(home: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     path = analysis_path(home)
@@ -137,6 +152,12 @@ def connect_analysis(home: Path, read_only: bool = False) -> Iterator[duckdb.Duc
         yield con
     finally:
         con.close()
+
+
+def replace_whole(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """A table that is all of its history each night (reviews): replaced in one transaction."""
+    with incoming_transaction(con, frame.to_arrow()):
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM incoming")
 
 
 def publish(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, as_of: date) -> None:

@@ -23,7 +23,8 @@ def rules(path: Path | None = None) -> dict:
     missing = {"version", "min_domains", "signals"} - set(cfg)
     if missing:
         raise ValueError(f"rules.yml: missing {', '.join(sorted(missing))}")
-    return cfg
+    review = {"valid_days": 180, "due_days": 14} | (cfg.get("review") or {})
+    return cfg | {"review": review}
 
 
 def offices(path: Path | None = None) -> dict:

@@ -94,6 +94,10 @@ def _number(value) -> int | None:
 def step_detail(step_key: str, state: StepState) -> str:
     """Rows, models or children of a finished step, from its materialisations' metadata."""
     md = state.materialized[0] if state.materialized else {}
+    if step_key == "raw__reviews":
+        files = getattr(md.get("files_read"), "value", None) or []
+        return (f"{_number(md.get('reviews_loaded')) or 0:,} reviews from {len(files)} returned list(s)"
+                if files else "no returned list to read")
     if step_key.startswith("raw__"):
         loaded = _number(md.get("rows_loaded"))
         files = getattr(md.get("files_read"), "value", None) or []

@@ -9,6 +9,7 @@ import dagster as dg
 
 from pipelines.defs.analysis.assets import analysis_marts
 from pipelines.defs.export.assets import caseworker_lists
+from pipelines.defs.feedback.assets import caseworker_reviews
 from pipelines.defs.governance.assets import retention_purge
 from pipelines.defs.ingest.assets import extract_assets
 from pipelines.defs.jobs import nightly_job
@@ -18,7 +19,7 @@ from pipelines.defs.linkage.assets import dbt_project, mimamori_dbt_models
 from pipelines.resources import MimamoriHome, NightLock, NightlyDbtCliResource
 
 defs = dg.Definitions(
-    assets=[*extract_assets, mimamori_dbt_models, caseworker_lists, analysis_marts, retention_purge,
+    assets=[*extract_assets, caseworker_reviews, mimamori_dbt_models, caseworker_lists, analysis_marts, retention_purge,
             nightly_report],
     asset_checks=freshness_checks,
     jobs=[nightly_job],

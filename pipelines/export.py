@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 import shutil
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -21,9 +23,11 @@ import xlsxwriter
 
 from pipelines.faults import failpoint
 from pipelines.sources import source_facts
+from schemas.contract import REVIEW_INPUTS, REVIEW_RESULTS
 
 EXPORT_COLUMNS = ["宛名番号", "氏名", "氏名カナ", "生年月日", "年齢", "性別", "住所", "学校名", "学年", "該当領域数",
-                  "該当領域", "該当理由", "支援状況", "前回比", "判定基準日", "ルール版"]
+                  "該当領域", "該当理由", "支援状況", "前回比", "判定基準日", "ルール版",
+                  "前回確認日", "前回確認結果", "確認後の新規該当", *REVIEW_INPUTS]
 SEX = {1: "男", 2: "女"}
 NOTICE = ("このリストは1次スクリーニングの補助です。支援の要否は専門職によるアセスメントで判断してください。"
           "子どもや学校の順位付けには使わないでください。")
@@ -73,19 +77,49 @@ def flag_list(con: duckdb.DuckDBPyConnection, as_of: date) -> pl.DataFrame:
             support_status as 支援状況,
             change_since_previous as 前回比,
             strftime(as_of, '%Y-%m-%d') as 判定基準日,
-            rule_version as ルール版
+            rule_version as ルール版,
+            strftime(last_reviewed_on, '%Y-%m-%d') as 前回確認日,
+            last_review_result as 前回確認結果,
+            nullif(signals_since_review_text, '') as 確認後の新規該当,
+            null::varchar as 確認日,
+            null::varchar as 確認結果,
+            null::varchar as 確認者
         from marts.flagged_children
         where as_of = ?
         order by list_order
     """, [as_of]).pl()
 
 
-def fact_rows(office: Office, rows: pl.DataFrame, facts: list[dict], rules: dict, as_of: date) -> list[tuple]:
+@dataclass(frozen=True)
+class ReviewCounts:
+    left_off: int  # flagged by the rules, left off because a review cleared them
+    overdue: int  # listed, awaiting a review longer than review.due_days
+    awaiting: int
+
+
+def review_counts(con: duckdb.DuckDBPyConnection, as_of: date, office: Office) -> ReviewCounts:
+    left_off = con.execute("select count(*) from marts.reviews_left_off where as_of = ? and office_code = ?",
+                           [as_of, office.code]).fetchone()[0]
+    overdue, awaiting = con.execute(
+        "select count(*) filter (where is_overdue), count(awaiting_since) from marts.review_queue "
+        "where as_of = ? and office_code = ?", [as_of, office.code]).fetchone()
+    return ReviewCounts(left_off, overdue, awaiting)
+
+
+def fact_rows(office: Office, rows: pl.DataFrame, facts: list[dict], rules: dict, as_of: date,
+              reviews: ReviewCounts) -> list[tuple]:
     """The 判定情報 sheet: the run's facts in plain Japanese; counts only, no child's identity."""
-    new = rows.filter(pl.col("前回比") == "新規").height
+    change = {k: rows.filter(pl.col("前回比") == k).height for k in ("新規", "継続", "再掲")}
+    review = rules["review"]
     out = [("判定基準日", as_of.isoformat()), ("ルール版", f"{rules['version']}（{rules['name']}）"),
            ("判定条件", f"{rules['min_domains']}領域以上で該当"), ("支援拠点", f"{office.code} {office.name}"),
-           ("該当児童数", f"{rows.height}人（新規 {new}人、継続 {rows.height - new}人）")]
+           ("該当児童数", f"{rows.height}人（新規 {change['新規']}人、継続 {change['継続']}人、再掲 {change['再掲']}人）"),
+           ("確認により除外", f"{reviews.left_off}人（確認結果が支援不要・対象外で{review['valid_days']}日以内、"
+                             "その後に新たな該当がない児童はリストに載せていません）"),
+           ("確認待ち", f"{reviews.awaiting}人（うち期限超過 {reviews.overdue}人: リストに載ってから"
+                       f"{review['due_days']}日を過ぎても確認結果が届いていない児童）"),
+           ("記入のお願い", "確認した児童について、確認日・確認結果・確認者（職員コード）の3列を記入して返送してください。"
+                         "空欄の行は未確認として扱います。")]
     if rows.height == 0:
         out.append(("", "今回、この支援拠点で該当した児童はいません（処理は正常に完了しています）。"))
     for f in facts:  # a department without any data: say first what the list could not see
@@ -116,34 +150,68 @@ def write_csv(rows: pl.DataFrame, path: Path) -> None:
             writer.writerow(["" if v is None else v for v in row])
 
 
-WIDTHS = {"宛名番号": 17, "氏名": 14, "氏名カナ": 18, "生年月日": 11, "年齢": 5, "性別": 5, "住所": 30, "学校名": 22,
-          "学年": 5, "該当領域数": 9, "該当領域": 16, "該当理由": 60, "支援状況": 9, "前回比": 7, "判定基準日": 11,
-          "ルール版": 16}
+# Column widths in characters; printed landscape on A4 and fitted to one page wide (about 250 characters).
+WIDTHS = {"宛名番号": 16, "氏名": 12, "氏名カナ": 13, "生年月日": 10.5, "年齢": 4, "性別": 4, "住所": 20, "学校名": 16,
+          "学年": 4, "該当領域数": 6, "該当領域": 10, "該当理由": 46, "支援状況": 7, "前回比": 6, "判定基準日": 10.5,
+          "ルール版": 14, "前回確認日": 10.5, "前回確認結果": 8, "確認後の新規該当": 16, "確認日": 11, "確認結果": 9,
+          "確認者": 8}
+WRAPPED = {"該当理由", "住所", "学校名", "該当領域", "確認後の新規該当", "ルール版"}
+LINE_POINTS = 15  # one line of the default 11-point font
 
 
-def write_xlsx(rows: pl.DataFrame, facts: list[tuple], path: Path, as_of: date) -> None:
+def _lines(text: str, width: float) -> int:
+    """How many lines a wrapped cell takes: a kana or kanji is as wide as two digits."""
+    lines = 0
+    for part in text.split("\n"):
+        units = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in part)
+        lines += max(1, math.ceil(units / max(width - 1, 1)))
+    return lines
+
+
+def row_height(row: dict) -> float:
+    """Rows do not grow by themselves in every spreadsheet (LibreOffice keeps the stored height): a row as
+    tall as its longest wrapped cell, so that a printed list shows every reason."""
+    lines = max([_lines(str(row[c]), WIDTHS[c]) for c in WRAPPED if row.get(c)] or [1])
+    return lines * LINE_POINTS
+INPUT_FILL = "#FFF2CC"  # the three columns a caseworker fills stand out
+
+
+def write_xlsx(rows: pl.DataFrame, facts: list[tuple], path: Path, as_of: date, office: Office) -> None:
     workbook = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_urls": False})
     # dated by the list, not by the clock: the same night written twice is the same bytes
     workbook.set_properties({"created": datetime.combine(as_of, time())})
     header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
                                   "valign": "vcenter"})
+    input_header = workbook.add_format({"bold": True, "bg_color": "#FFD966", "border": 1, "text_wrap": True,
+                                        "valign": "vcenter"})
     text = workbook.add_format({"valign": "top", "num_format": "@"})
     wrap = workbook.add_format({"valign": "top", "text_wrap": True})
+    inputs = {"確認日": workbook.add_format({"valign": "top", "bg_color": INPUT_FILL, "border": 1,
+                                            "num_format": "yyyy-mm-dd"}),
+              "確認結果": workbook.add_format({"valign": "top", "bg_color": INPUT_FILL, "border": 1}),
+              "確認者": workbook.add_format({"valign": "top", "bg_color": INPUT_FILL, "border": 1, "num_format": "@"})}
     sheet = workbook.add_worksheet("見守りリスト")
     sheet.freeze_panes(1, 0)
+    sheet.set_row(0, 2 * LINE_POINTS)  # the longer headers take two lines
     for c, name in enumerate(EXPORT_COLUMNS):
-        sheet.write_string(0, c, name, header)
-        sheet.set_column(c, c, WIDTHS[name], wrap if name == "該当理由" else text)
+        sheet.write_string(0, c, name, input_header if name in inputs else header)
+        sheet.set_column(c, c, WIDTHS[name], inputs.get(name) or (wrap if name in WRAPPED else text))
     for r, row in enumerate(rows.select(EXPORT_COLUMNS).iter_rows(), start=1):
+        sheet.set_row(r, row_height(dict(zip(EXPORT_COLUMNS, row))))
         for c, value in enumerate(row):
-            if value is None:
+            name = EXPORT_COLUMNS[c]
+            if name in inputs:
+                sheet.write_blank(r, c, None, inputs[name])
+            elif value is None:
                 continue
-            if isinstance(value, int):
+            elif isinstance(value, int):
                 sheet.write_number(r, c, value)
             else:
-                sheet.write_string(r, c, str(value), wrap if EXPORT_COLUMNS[c] == "該当理由" else text)
+                sheet.write_string(r, c, str(value), wrap if name in WRAPPED else text)
     if rows.height:
         sheet.autofilter(0, 0, rows.height, len(EXPORT_COLUMNS) - 1)
+        _review_inputs(sheet, rows.height, as_of)
+    _print_setup(sheet, office, as_of)
     info = workbook.add_worksheet("判定情報")
     info.set_column(0, 0, 16)
     info.set_column(1, 1, 100, wrap)
@@ -151,6 +219,35 @@ def write_xlsx(rows: pl.DataFrame, facts: list[tuple], path: Path, as_of: date) 
         info.write_string(r, 0, k, header if k else text)
         info.write_string(r, 1, v, wrap)
     workbook.close()
+
+
+def _review_inputs(sheet, rows: int, as_of: date) -> None:
+    """確認結果 a drop-down of the five codes; 確認日 a date on or after the list's date."""
+    column = {name: EXPORT_COLUMNS.index(name) for name in REVIEW_INPUTS}
+    sheet.data_validation(1, column["確認結果"], rows, column["確認結果"], {
+        "validate": "list", "source": list(REVIEW_RESULTS), "input_title": "確認結果",
+        "input_message": "要支援・見守り・支援不要・支援中・対象外から選んでください",
+        "error_title": "確認結果", "error_message": "要支援・見守り・支援不要・支援中・対象外のいずれかです"})
+    sheet.data_validation(1, column["確認日"], rows, column["確認日"], {
+        "validate": "date", "criteria": ">=", "value": datetime.combine(as_of, time()), "input_title": "確認日",
+        "input_message": f"確認した日（{as_of} 以降）", "error_title": "確認日",
+        "error_message": f"日付を {as_of} 以降で入れてください"})
+    sheet.data_validation(1, column["確認者"], rows, column["確認者"], {
+        "validate": "length", "criteria": "between", "minimum": 1, "maximum": 10, "input_title": "確認者",
+        "input_message": "職員コード（半角英数字1〜10文字、氏名は書かないでください）",
+        "error_title": "確認者", "error_message": "職員コードは半角英数字1〜10文字です"})
+
+
+def _print_setup(sheet, office: Office, as_of: date) -> None:
+    """Printed for case meetings: landscape, one page wide, the header row on every page, the office,
+    the list's date and 取扱注意 in the page header, page numbers in the footer."""
+    sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.set_margins(left=0.4, right=0.4, top=0.7, bottom=0.6)
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(0)
+    sheet.set_header(f"&L{office.code} {office.name}&C判定基準日 {as_of}&R取扱注意（個人情報）", {"margin": 0.3})
+    sheet.set_footer("&C&P / &N ページ", {"margin": 0.3})
 
 
 def sha256(path: Path) -> str:
@@ -173,7 +270,8 @@ def write_exports(con: duckdb.DuckDBPyConnection, exports_root: Path, landing: P
             csv_path = staging / f"{office.file_stem(as_of)}.csv"
             xlsx_path = staging / f"{office.file_stem(as_of)}.xlsx"
             write_csv(mine, csv_path)
-            write_xlsx(mine, fact_rows(office, mine, facts, rules, as_of), xlsx_path, as_of)
+            write_xlsx(mine, fact_rows(office, mine, facts, rules, as_of, review_counts(con, as_of, office)),
+                       xlsx_path, as_of, office)
             written += [ExportFile(office, final / p.name, mine.height, sha256(p)) for p in (csv_path, xlsx_path)]
         _swap_in(staging, final)
     finally:

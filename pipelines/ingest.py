@@ -185,8 +185,8 @@ class ReadResult:
         return self.raw.height
 
 
-def read_extract(file: ExtractFile) -> ReadResult:
-    extract = EXTRACTS[file.extract]
+def read_extract(file: ExtractFile, extract: Extract | None = None) -> ReadResult:
+    extract = extract or EXTRACTS[file.extract]
     data = file.path.read_bytes()
     sha256 = hashlib.sha256(data).hexdigest()
     if not data[:65536].strip(BOM + b" \r\n\t") and len(data) <= 65536:
@@ -194,7 +194,7 @@ def read_extract(file: ExtractFile) -> ReadResult:
     encoding, text = decode(file.path, data)
     header_line = text[:text.find(b"\n")] if b"\n" in text[:65536] else text
     header = [h.strip(" \u3000\t\r") for h in next(csv.reader([header_line.decode("utf-8")]))]
-    missing = [c.japanese for c in extract.columns if c.required and c.japanese not in header]
+    missing = [c for c in extract.required_headers if c not in header]
     if missing:
         known = sum(1 for h in header if h in extract.headers)
         problem = "ヘッダー行がありません" if known == 0 else f"必須列がありません: {', '.join(missing)}"
@@ -257,16 +257,18 @@ class ValidatedExtract:
         return self.read.rows_read == self.rows_loaded + self.rows_quarantined
 
 
-def validate(read: ReadResult, as_of: date) -> ValidatedExtract:
+def validate(read: ReadResult, as_of: date, extract: Extract | None = None,
+             schema: pa.DataFrameSchema | None = None) -> ValidatedExtract:
     """Normalise, run the extract's pandera schema, and split valid rows from quarantined ones."""
-    extract = EXTRACTS[read.file.extract]
+    extract = extract or EXTRACTS[read.file.extract]
     typed = normalise(read.raw, extract)
     if read.shape_problems.height:  # (a join over every row: 4 s for 13 M attendance rows, so only when needed)
         shape = read.shape_problems.group_by(LINE).agg(pl.col("problem"))
         typed = typed.join(shape, on=LINE, how="left").with_columns(
             pl.concat_list(pl.col("problem").fill_null([]), PROBLEMS).alias(PROBLEMS)).drop("problem")
     readable = typed.filter(pl.col(PROBLEMS).list.len() == 0).drop(PROBLEMS)
-    schema_problems = _schema_problems(readable, SCHEMAS[extract.name](read.file.extracted_on), extract)
+    schema = schema or SCHEMAS[extract.name](read.file.extracted_on)
+    schema_problems = _schema_problems(readable, schema, extract)
     problems = pl.concat([
         typed.filter(pl.col(PROBLEMS).list.len() > 0).select(LINE, pl.col(PROBLEMS).alias("problem"))
         .explode("problem"),

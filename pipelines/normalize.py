@@ -116,8 +116,9 @@ def normalise_column(column: Column) -> tuple[pl.Expr, pl.Expr]:
         value = text.replace(synonyms) if synonyms else text
         if "" in synonyms:  # an empty field with a meaning (保健室利用: empty = 0)
             value = pl.coalesce(value, pl.lit(synonyms[""]))
+        # a code without a code list (a staff code) is only normalised; its pattern is the schema's
         problem = pl.when(value.is_not_null() & ~value.is_in(list(column.codes))).then(
-            _problem(column, raw, "はコード表にない値です"))
+            _problem(column, raw, "はコード表にない値です")) if column.codes else pl.lit(None, pl.String)
     else:  # text
         value = clean_text(raw)
         problem = pl.lit(None, dtype=pl.String)

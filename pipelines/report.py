@@ -44,8 +44,33 @@ def _table(headers: list[str], rows: list[list], left: int = 1) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def review_section(timeliness: pl.DataFrame, by_signals: pl.DataFrame, due_days: int) -> str:
+    """Step ② in numbers: the work queue and timeliness per office, 要支援 per signal combination."""
+    def share(n, d) -> str:
+        return "-" if not d or n is None else f"{n / d:.0%}"
+
+    def count(v) -> str:
+        return "&lt;5" if v is None else f"{v:,}"
+
+    office_rows = [[html.escape(str(r["office_code"])), f"{r['awaiting_tonight']:,}",
+                    f'<span class="warn">{r["overdue_tonight"]:,}</span>' if r["overdue_tonight"] else "0",
+                    f"{r['due_so_far']:,}", f"{r['reviewed_in_time']:,}", share(r["reviewed_in_time"], r["due_so_far"])]
+                   for r in timeliness.iter_rows(named=True)]
+    signal_rows = [[html.escape(r["signals"]), count(r["reviews"]), count(r["needs_support"]),
+                    share(r["needs_support"], r["reviews"])] for r in by_signals.iter_rows(named=True)]
+    return f"""<h2>Caseworkers' reviews (確認結果) and the work queue</h2>
+<p>A child on the list awaits a caseworker's review; after {due_days} days without one it is overdue.</p>
+{_table(["office", "awaiting review tonight", "overdue tonight", "listings due so far",
+         f"reviewed within {due_days} days", "share in time"], office_rows) if office_rows else "<p>No list yet.</p>"}
+<p>Share judged 要支援 (needs support) by the signals the child had on the reviewed list; counts under 5 are
+shown as &lt;5.</p>
+{_table(["signals on the reviewed list", "reviews", "要支援", "share"], signal_rows)
+ if signal_rows else "<p>No review has come back yet.</p>"}"""
+
+
 def render(as_of: date, summary: dict, outcomes: list[Outcome], dept: pl.DataFrame, links: pl.DataFrame,
-           history: pl.DataFrame, reasons: Counter, data_docs: Path | None, charts: Charts | None = None) -> str:
+           history: pl.DataFrame, reasons: Counter, data_docs: Path | None, charts: Charts | None = None,
+           reviews: str = "") -> str:
     e = html.escape
     stale = {f["extract"]: f for f in summary.get("stale_sources", [])}
     in_use = summary.get("data_extracted_on", {})
@@ -91,6 +116,7 @@ This report holds counts only.</p>
 {_table(["extract", "reason", "rows"], reason_rows, left=2) if reason_rows else "<p>None tonight.</p>"}
 <h2>Link rates</h2>
 {_table(["measure", "unmatched", "total", "linked"], link_rows)}
+{reviews}
 <h2>Flagged children and trends</h2>
 <div class="plots">{''.join(f'<figure>{p}</figure>' for p in plots)}</div>
 </body></html>

@@ -57,6 +57,7 @@ def collect(home: Path, as_of: date, result: dg.ExecuteInProcessResult | None = 
             summary["by_domain"] = {d: v for d, v in con.execute(
                 "select d, count(*) from (select unnest(string_split(domains, '・')) as d "
                 "from marts.flagged_children where as_of = ?) group by d order by 2 desc", [as_of]).fetchall()}
+        summary["reviews"] = review_summary(con, as_of)
     if result is not None:
         failed = [f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:"
                   f"{e.asset_check_evaluation_data.check_name}"
@@ -65,6 +66,25 @@ def collect(home: Path, as_of: date, result: dg.ExecuteInProcessResult | None = 
         summary["failed_checks"] = failed
         summary["failed_steps"] = [e.step_key for e in result.all_events if e.is_step_failure]
     return summary
+
+
+def review_summary(con: duckdb.DuckDBPyConnection, as_of: date) -> dict:
+    """Step ② in counts: reviews read tonight, children left off by a review, the work queue per office,
+    and 対象外 reviews (moved away or wrong data) that the departments should hear of."""
+    out: dict = {}
+    if table_exists(con, "raw.reviews"):
+        out["read_tonight"] = con.execute("select count(*) from raw.reviews where _loaded_as_of = ?",
+                                          [as_of]).fetchone()[0]
+        out["does_not_apply_tonight"] = con.execute(
+            "select count(*) from raw.reviews where _loaded_as_of = ? and result = '対象外'", [as_of]).fetchone()[0]
+    if table_exists(con, "marts.review_queue"):
+        out["left_off"] = con.execute("select count(*) from marts.reviews_left_off where as_of = ?",
+                                      [as_of]).fetchone()[0]
+        out["queue_by_office"] = {f"{code} {name}": {"awaiting": awaiting, "overdue": overdue} for code, name, awaiting,
+                                  overdue in con.execute(
+            "select office_code, office_name, count(awaiting_since), count(*) filter (where is_overdue) "
+            "from marts.review_queue where as_of = ? group by all order by 1", [as_of]).fetchall()}
+    return out
 
 
 def render(summary: dict, home: Path, landing: Path, seconds: float | None = None, log: Path | None = None,
@@ -107,13 +127,15 @@ def render(summary: dict, home: Path, landing: Path, seconds: float | None = Non
         flagged = summary.get("flagged", {})
         lines += ["", f"Children in the population: {summary['children']:,}",
                   f"Flagged: {sum(flagged.values()):,} (新規 new {flagged.get('新規', 0):,}, "
-                  f"継続 continuing {flagged.get('継続', 0):,}); 解除 released since last run: "
+                  f"継続 continuing {flagged.get('継続', 0):,}, 再掲 back {flagged.get('再掲', 0):,}); "
+                  "解除 released since last run: "
                   f"{summary.get('released', 0):,}"]
         lines.append("  by office: " + (", ".join(f"{k}: {v}" for k, v in summary["by_office"].items()) or "none"))
         if summary.get("default_office_children"):
             lines.append(f"  {summary['default_office_children']} flagged children live in areas no office "
                          f"covers: sent to the default office")
         lines.append("  by domain: " + (", ".join(f"{k}: {v}" for k, v in summary["by_domain"].items()) or "none"))
+        lines += _review_lines(summary.get("reviews", {}), flagged)
     if summary.get("failed_checks"):
         lines += ["", "Checks that warned or failed: " + ", ".join(summary["failed_checks"])]
     if summary.get("failed_steps"):
@@ -131,6 +153,23 @@ def render(summary: dict, home: Path, landing: Path, seconds: float | None = Non
     lines += [f"  {label:<30} {path}" + ("" if path.exists() or label == "run summary" else "  (none tonight)")
               for label, path in paths]
     return "\n".join(lines)
+
+
+def _review_lines(reviews: dict, flagged: dict) -> list[str]:
+    if not reviews:
+        return []
+    queue = reviews.get("queue_by_office", {})
+    overdue = sum(q["overdue"] for q in queue.values())
+    lines = [f"Reviews (確認結果): {reviews.get('read_tonight', 0):,} read tonight; "
+             f"{reviews.get('left_off', 0):,} children left off by a review (支援不要/対象外), "
+             f"{flagged.get('再掲', 0):,} back with a new signal (再掲)",
+             f"  work queue: {sum(q['awaiting'] for q in queue.values()):,} awaiting review, {overdue:,} overdue"
+             + (" (" + ", ".join(f"{o}: {q['overdue']}" for o, q in queue.items() if q["overdue"]) + ")"
+                if overdue else "")]
+    if reviews.get("does_not_apply_tonight"):
+        lines.append(f"  {reviews['does_not_apply_tonight']} reviews tonight say 対象外 (moved away or wrong data): "
+                     "tell the departments concerned (the restricted store has who)")
+    return lines
 
 
 def print_summary(home: Path, landing: Path, as_of: date, result: dg.ExecuteInProcessResult, seconds: float,

@@ -67,18 +67,25 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             extract VARCHAR, file_name VARCHAR, extracted_on DATE, sha256 VARCHAR, size_bytes BIGINT,
             encoding VARCHAR, status VARCHAR, message VARCHAR, rows_read BIGINT, rows_loaded BIGINT,
             rows_quarantined BIGINT, as_of DATE, run_id VARCHAR, logged_at TIMESTAMPTZ)""")
+    # rows read = loaded + quarantined + skipped (returns: not reviewed yet) + excluded (suspension of use)
+    for column in ("rows_skipped", "rows_excluded"):
+        con.execute(f"ALTER TABLE {LOAD_LOG} ADD COLUMN IF NOT EXISTS {column} BIGINT")
 
 
 def log_file(con: duckdb.DuckDBPyConnection, file: ExtractFile, *, status: str, as_of: date, run_id: str,
-             validated: ValidatedExtract | None = None, message: str = "", sha256: str = "") -> None:
+             validated: ValidatedExtract | None = None, message: str = "", sha256: str = "",
+             skipped: int | None = None, excluded: int | None = None) -> None:
     read = validated.read if validated else None
-    con.execute(
-        f"INSERT INTO {LOAD_LOG} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [file.extract, file.name, file.extracted_on, read.sha256 if read else sha256,
-         read.size_bytes if read else (file.path.stat().st_size if file.path.exists() else None),
-         read.encoding if read else None, status, message,
-         read.rows_read if read else None, validated.rows_loaded if validated else None,
-         validated.rows_quarantined if validated else None, as_of, run_id, datetime.now(timezone.utc)])
+    row = {"extract": file.extract, "file_name": file.name, "extracted_on": file.extracted_on,
+           "sha256": read.sha256 if read else sha256,
+           "size_bytes": read.size_bytes if read else (file.path.stat().st_size if file.path.exists() else None),
+           "encoding": read.encoding if read else None, "status": status, "message": message,
+           "rows_read": read.rows_read + (skipped or 0) if read else None,
+           "rows_loaded": validated.rows_loaded - (excluded or 0) if validated else None,
+           "rows_quarantined": validated.rows_quarantined if validated else None,
+           "as_of": as_of, "run_id": run_id, "logged_at": datetime.now(timezone.utc),
+           "rows_skipped": skipped, "rows_excluded": excluded}
+    con.execute(f"INSERT INTO {LOAD_LOG} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
 
 
 @dataclass(frozen=True)

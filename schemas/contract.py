@@ -17,7 +17,7 @@ class Column:
     name: str  # column name in the warehouse
     kind: str  # "id15" | "text" | "code" | "date" | "int" | "decimal" | "digits"
     required: bool = False
-    codes: tuple[str, ...] = ()  # canonical values, for kind == "code"
+    codes: tuple[str, ...] = ()  # canonical values, for kind == "code" (none: normalised only)
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,11 @@ class Extract:
     title: str = ""  # the department's data in Japanese, as caseworkers and departments name it (住民記録)
     english: str = ""  # the same in English (resident registry)
     feeds: tuple[str, ...] = ()  # the signals (flag-rules.md ids) that read this extract's rows
+    headers_required: tuple[str, ...] = ()  # columns a file must have, when not just the required ones
+
+    @property
+    def required_headers(self) -> list[str]:
+        return list(self.headers_required) or [c.japanese for c in self.columns if c.required]
 
     @property
     def label(self) -> str:
@@ -228,3 +233,26 @@ CODE_SYNONYMS: dict[str, dict[str, str]] = {
     "sex": {"男": "1", "女": "2"},
     "nurse_visit": {"": "0"},
 }
+
+
+# The caseworkers' reviews coming back (../shared/spec/reviews.md): not a department's extract, but read
+# under the same rules (normalisation, pandera, quarantine with 行番号 and 理由).
+REVIEW_RESULTS = ("要支援", "見守り", "支援不要", "支援中", "対象外")
+REVIEW_INPUTS = ("確認日", "確認結果", "確認者")  # the three columns a caseworker fills
+RETURNS = Extract(
+    "returns",
+    "支援拠点 caseworkers' reviews of the lists (確認結果)",
+    False,
+    (
+        Column("宛名番号", "address_code", "id15", True),
+        Column("判定基準日", "list_date", "date"),
+        Column("確認日", "reviewed_on", "date"),
+        Column("確認結果", "result", "code", False, REVIEW_RESULTS),
+        Column("確認者", "reviewer", "code"),  # a staff code: NFKC, then checked by its pattern
+    ),
+    description="One child's review on a returned list.",
+    group="caseworker_feedback",
+    title="確認結果",
+    english="caseworkers' reviews",
+    headers_required=("宛名番号", *REVIEW_INPUTS),
+)

@@ -87,3 +87,10 @@
     {%- endfor %}
     end
 {%- endmacro %}
+
+{# A list of signal ids as the caseworkers read it: 'S1 月間欠席、H1 要精密・要医療' (empty for none). #}
+{% macro signal_labels(list_column) -%}
+    array_to_string(list_transform({{ list_column }}, lambda s: case s
+    {%- for id, s in var('rules')['signals'].items() %} when '{{ id }}' then '{{ id }} {{ s["label"] }}'{% endfor %}
+    end), '、')
+{%- endmacro %}

@@ -7,6 +7,7 @@ from datetime import timedelta
 import polars as pl
 import pytest
 
+from pipelines import config
 from pipelines.audit import AuditLog
 from pipelines.nightly import run_nightly
 from pipelines.summary import render
@@ -114,7 +115,7 @@ def test_flag_list_carries_reasons_support_and_rule_version(nightly_home):
         rows = con.execute("select * from marts.flagged_children order by list_order").pl()
     assert (rows["domain_count"] >= 2).all()
     assert rows["domain_count"].to_list() == sorted(rows["domain_count"].to_list(), reverse=True)
-    assert rows["rule_version"].unique().to_list() == ["2026.11-default"]
+    assert rows["rule_version"].unique().to_list() == [config.rules()["version"]]
     assert set(rows["support_status"]) <= {"支援中", "未支援"}
     for reasons, ids in zip(rows["reasons"], rows["signal_ids"]):
         assert [line.split(" ")[0] for line in reasons.split("\n")] == ids.to_list()

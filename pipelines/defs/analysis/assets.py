@@ -8,6 +8,8 @@ from pipelines.analysis import (
     connect_analysis,
     household_indicators,
     publish,
+    replace_whole,
+    review_outcomes,
     school_karte,
     tokenizer,
 )
@@ -23,13 +25,18 @@ SPECS = [
     dg.AssetSpec(["analysis", "school_karte"], description="Per school and grade (grade 0 = the school in all): "
                  "pupils, absence rate, children with each domain; small cells suppressed, complementary too."),
 ]
+REVIEW_OUTCOMES = dg.AssetSpec(["analysis", "review_outcomes"], description="Every caseworker's review under the "
+                               "child's token: the reviewed list's date, office and rule version, days from first "
+                               "listing to review, the result, the signals on that list. No staff code.")
 
 
 @dg.multi_asset(
     specs=[s.replace_attributes(
         group_name="analysis_marts", kinds={"duckdb"}, tags={"role": "analysis"},
         deps=[dg.AssetKey(["marts", "child_signals"]), dg.AssetKey(["intermediate", "int_pupils"]),
-              dg.AssetKey(["staging", "stg_school__attendance"])]) for s in SPECS],
+              dg.AssetKey(["staging", "stg_school__attendance"])]) for s in SPECS]
+    + [REVIEW_OUTCOMES.replace_attributes(group_name="analysis_marts", kinds={"duckdb"}, tags={"role": "analysis"},
+                                          deps=[dg.AssetKey(["raw", "reviews"]), dg.AssetKey(["marts", "listing_runs"])])],
 )
 def analysis_marts(context: dg.AssetExecutionContext, home: MimamoriHome, night_lock: NightLock):
     as_of = run_as_of(context)
@@ -38,13 +45,17 @@ def analysis_marts(context: dg.AssetExecutionContext, home: MimamoriHome, night_
     with connect(home.root, read_only=True) as restricted:
         children = child_indicators(restricted, token, as_of)
         karte = school_karte(restricted, children, as_of, gov["small_cell_threshold"])
+        reviews = review_outcomes(restricted, token)
     households = household_indicators(children)
     with connect_analysis(home.root) as con:
         for spec, frame in zip(SPECS, (children, households, karte)):
             publish(con, spec.key.path[-1], frame, as_of)
             failpoint("analysis_marts")  # crash tests: killed between two of the analysts' tables
+        if reviews.width:
+            replace_whole(con, "review_outcomes", reviews)
     for spec, frame in zip(SPECS, (children, households, karte)):
         yield dg.MaterializeResult(asset_key=spec.key, metadata={
             "as_of": as_of.isoformat(), "rows": frame.height, "store": dg.MetadataValue.path(
                 str(home.root / "warehouse" / "analysis.duckdb")),
             "token_purpose": gov["purpose"], "small_cell_threshold": gov["small_cell_threshold"]})
+    yield dg.MaterializeResult(asset_key=REVIEW_OUTCOMES.key, metadata={"reviews": reviews.height})

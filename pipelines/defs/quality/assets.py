@@ -9,8 +9,9 @@ from pipelines import config
 from pipelines.analysis import analysis_path, connect_analysis, publish
 from pipelines.charts import Charts
 from pipelines.quality import evaluate, measure_rows
-from pipelines.report import quarantine_reasons, render
+from pipelines.report import quarantine_reasons, render, review_section
 from pipelines.resources import MimamoriHome, NightLock, run_as_of
+from pipelines.reviews import outcomes_by_signals, timeliness
 from pipelines.summary import collect
 from pipelines.warehouse import connect, table_exists
 from schemas.contract import EXTRACTS
@@ -43,6 +44,7 @@ def _previous(home: MimamoriHome, as_of) -> tuple[pl.DataFrame, pl.DataFrame]:
     key=REPORT,
     group_name="data_quality",
     deps=[dg.AssetKey(["marts", "flagged_children"]), dg.AssetKey(["marts", "link_quality"]),
+          dg.AssetKey(["marts", "review_queue"]), dg.AssetKey(["marts", "listing_runs"]),
           dg.AssetKey(["marts", "flag_list_runs"]), *[dg.AssetKey(["raw", n]) for n in EXTRACTS]],
     kinds={"html", "duckdb"},
     owners=["team:mimamori-data"],
@@ -55,9 +57,12 @@ def nightly_report(context: dg.AssetExecutionContext, home: MimamoriHome,
                    night_lock: NightLock) -> dg.MaterializeResult:
     as_of = run_as_of(context)
     previous, history = _previous(home, as_of)
+    rules, gov = config.rules(), config.governance()
     with connect(home.root, read_only=True) as con:
         outcomes, dept, links, docs = evaluate(con, as_of, previous, home.root / "reports" / "great_expectations")
-    summary = collect(home.root, as_of, None, home.landing_dir) | {"rule_version": config.rules()["version"]}
+        reviews = review_section(timeliness(con, as_of, rules["review"]["due_days"]),
+                                 outcomes_by_signals(con, gov["small_cell_threshold"]), rules["review"]["due_days"])
+    summary = collect(home.root, as_of, None, home.landing_dir) | {"rule_version": rules["version"]}
     tonight = measure_rows(as_of, dept, links, summary)
     with connect_analysis(home.root) as con:
         publish(con, "dq_nightly", tonight, as_of)
@@ -66,7 +71,7 @@ def nightly_report(context: dg.AssetExecutionContext, home: MimamoriHome,
     report = folder / "report.html"
     charts = Charts()
     report.write_text(render(as_of, summary, outcomes, dept, links, pl.concat([history, tonight]),
-                             quarantine_reasons(home.quarantine_dir(as_of)), docs, charts), encoding="utf-8")
+                             quarantine_reasons(home.quarantine_dir(as_of)), docs, charts, reviews), encoding="utf-8")
     for o in outcomes:
         if not o.passed:
             context.log.warning(f"data quality: {o.message}")
