@@ -8,7 +8,8 @@ import dagster as dg
 
 from pipelines import config
 from pipelines.defs.jobs import nightly_job
-from pipelines.ingest import landing_files
+from pipelines.ingest import ExtractFile, landing_files
+from pipelines.reviews import return_files
 from pipelines.resources import AS_OF_TAG, TOKYO, MimamoriHome, run_as_of
 from schemas.contract import EXTRACTS
 
@@ -29,16 +30,20 @@ def _fingerprint(path) -> str:
 
 @dg.sensor(job=nightly_job, minimum_interval_seconds=config.operations()["sensor_interval_seconds"],
            default_status=dg.DefaultSensorStatus.STOPPED,
-           description="Starts the nightly when a new extract arrives in the landing folder. The run key names "
-                       "the new files, so one file never starts two runs.")
+           description="Starts the nightly when a new extract arrives in the landing folder, or a returned list "
+                       "in landing/returns/. The run key names the new files, so one file never starts two runs.")
 def landing_sensor(context: dg.SensorEvaluationContext, home: MimamoriHome) -> dg.SensorResult:
     seen = set(json.loads(context.cursor)) if context.cursor else set()
-    files = [f for group in landing_files(home.landing_dir, _today()).values() for f in group]
-    current = {_fingerprint(f.path): f for f in files}
+    extracts = [f for group in landing_files(home.landing_dir, _today()).values() for f in group]
+    current = {_fingerprint(f.path): f for f in [*extracts, *return_files(home.landing_dir)]}
     new = sorted(k for k in current if k not in seen)
     if not new:
-        return dg.SensorResult(skip_reason="no new extract in the landing folder", cursor=context.cursor)
-    as_of = max(current[k].extracted_on for k in new)
+        return dg.SensorResult(skip_reason="no new extract or returned list in the landing folder",
+                               cursor=context.cursor)
+    # new extracts: the night of the newest; only returned lists: the latest night again, now with the reviews
+    dated = [current[k].extracted_on for k in new if isinstance(current[k], ExtractFile)] or \
+        [f.extracted_on for f in extracts] or [_today()]
+    as_of = max(dated)
     key = hashlib.sha256("\n".join(new).encode()).hexdigest()[:16]
     return dg.SensorResult(
         run_requests=[dg.RunRequest(run_key=f"landing-{key}", tags={AS_OF_TAG: as_of.isoformat(),

@@ -112,7 +112,7 @@ def test_an_empty_list_is_still_written_with_its_facts(two_offices):
     wb = openpyxl.load_workbook(csv_path.with_suffix(".xlsx"))
     assert wb["見守りリスト"].max_row == 1
     facts = {r[0]: r[1] for r in wb["判定情報"].iter_rows(values_only=True) if r[0]}
-    assert facts["該当児童数"] == "0人（新規 0人、継続 0人）"
+    assert facts["該当児童数"] == "0人（新規 0人、継続 0人、再掲 0人）"
     assert any("該当した児童はいません" in (r[1] or "") for r in wb["判定情報"].iter_rows(values_only=True))
 
 

@@ -55,6 +55,20 @@ def test_sensor_starts_one_run_per_new_file_set_and_never_two_for_one_file(tmp_p
     assert json.loads(second.cursor) and sensor_tick(landing, tmp_path, second.cursor).run_requests == []
 
 
+def test_sensor_sees_returned_lists_and_runs_the_latest_night_again(tmp_path, clean_municipality):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(clean_municipality / "landing" / "jumin_20261130.csv", landing)
+    first = sensor_tick(landing, tmp_path)
+    (landing / "returns").mkdir()
+    (landing / "returns" / "見守りリスト_00_こども家庭センター_20261130.xlsx").write_bytes(b"PK")
+    second = sensor_tick(landing, tmp_path, first.cursor)
+    [request] = second.run_requests
+    assert request.tags[AS_OF_TAG] == "2026-11-30"  # the latest night, read again with the reviews
+    assert request.tags["mimamori/new_files"] == "見守りリスト_00_こども家庭センター_20261130.xlsx"
+    assert sensor_tick(landing, tmp_path, second.cursor).run_requests == []
+
+
 def test_freshness_checks_warn_on_old_extracts(clean_municipality, tmp_path):
     from pipelines.defs.ingest.assets import extract_assets
 
