@@ -41,13 +41,14 @@ def test_dbt_tests_are_asset_checks():
     assert "raw/jumin:file_accepted" in checks
 
 
-def test_dbt_unit_tests_pass_on_the_nightly_warehouse(nightly_home):
+def test_dbt_unit_tests_pass_on_the_nightly_warehouse(nightly_home, tmp_path):
     project = Path(__file__).resolve().parents[2] / "dbt_project"
     dbt = Path(sys.executable).with_name("dbt")
     env = {**os.environ, "MIMAMORI_HOME": str(nightly_home["home"]), **dbt_environment(nightly_home["home"]),
            **as_of_env(AS_OF)}
     out = subprocess.run([str(dbt), "test", "--select", "test_type:unit", "--project-dir", str(project),
-                          "--profiles-dir", str(project), "--vars", dbt_vars()],
+                          "--profiles-dir", str(project), "--vars", dbt_vars(),
+                          "--target-path", str(tmp_path / "target")],  # the project's target is shared by workers
                          env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout[-3000:]
     assert "PASS=" in out.stdout and "ERROR=0" in out.stdout
