@@ -143,6 +143,35 @@ def review_outcomes(restricted: duckdb.DuckDBPyConnection, token) -> pl.DataFram
         "child_token", "list_date", "office_code", "rule_version", "days_to_review", "result", "listed_signals")
 
 
+def withdrawn_people(restricted: duckdb.DuckDBPyConnection, token, as_of: date) -> dict[str, list[str]]:
+    """Tokens of the people whose history the analysts' store must no longer hold: suspended tonight
+    (利用停止), or whose consent was withdrawn by T; with their households' tokens."""
+    if not table_exists(restricted, "raw.set_aside_persons"):
+        return {"child": [], "household": []}
+    jumin = "select address_code, household_code from raw.jumin" + (
+        " union all select address_code, household_code from raw.set_aside_jumin"
+        if table_exists(restricted, "raw.set_aside_jumin") else "")
+    rows = restricted.execute(f"""
+        with people as (
+            select address_code from raw.set_aside_persons where set_aside_by like 'teishi:%'
+            union select address_code from raw.consents where withdrawn_on <= ?
+        )
+        select p.address_code, any_value(j.household_code)
+        from people p left join ({jumin}) j using (address_code) group by 1""", [as_of]).fetchall()
+    return {"child": [token("child", c) for c, _ in rows], "household": [token("household", h) for _, h in rows if h]}
+
+
+def delete_history(con: duckdb.DuckDBPyConnection, people: dict[str, list[str]]) -> dict[str, int]:
+    """Their rows in every night of the analysts' tables, deleted (rights.md: suspension of use)."""
+    deleted = {}
+    for table, column, kind in (("child_indicators", "child_token", "child"),
+                                ("household_indicators", "household_token", "household")):
+        if people[kind] and table_exists(con, f"main.{table}"):
+            deleted[table] = con.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT unnest(?))",
+                                         [people[kind]]).fetchone()[0]
+    return deleted
+
+
 @contextmanager
 def connect_analysis(home: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     path = analysis_path(home)

@@ -117,6 +117,38 @@ def cmd_reidentify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_person_report(args: argparse.Namespace) -> int:
+    """開示: everything kept about one person, as one HTML file under HOME/disclosures/ (audited first)."""
+    import getpass
+
+    from pipelines.disclosure import key_exists, person_report
+    from pipelines.normalize import clean_code
+    from pipelines.warehouse import connect, restricted_path
+
+    home = Path(args.home).resolve()
+    reason = args.reason.strip()
+    if len(reason) < 2:
+        print("mimamori person report: give the reason (--reason), in words", file=sys.stderr)
+        return 2
+    if not restricted_path(home).exists() or not key_exists(home):
+        print(f"mimamori person report: no restricted store or keys under {home}: only the central data manager "
+              "can answer a disclosure request", file=sys.stderr)
+        return 2
+    import polars as pl
+
+    code = pl.select(clean_code(pl.lit(args.code)).str.zfill(15)).item()
+    if not code or not code.isdigit():
+        print(f"mimamori person report: {args.code!r} is not a 宛名番号 (up to 15 digits)", file=sys.stderr)
+        return 2
+    with connect(home, read_only=True) as con:
+        path = person_report(home, code, reason, getpass.getuser(), con)
+    print("開示ファイルを作成しました (disclosure report written; owner-only, audited)")
+    if path.with_suffix(".pdf").exists():
+        print(f"  PDF: {path.with_suffix('.pdf')}")
+    print(path)
+    return 0
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from pipelines.audit import verify
 
@@ -162,6 +194,14 @@ def main(argv: list[str] | None = None) -> int:
     reid.add_argument("--home", default="./data")
     reid.add_argument("--purpose", default=None, help="the token's purpose (default: config/governance.yml)")
     reid.set_defaults(func=cmd_reidentify)
+
+    person = sub.add_parser("person", help="residents' requests (rights.md)")
+    person_sub = person.add_subparsers(dest="person_command", required=True)
+    report = person_sub.add_parser("report", help="開示: everything kept about one person, as HTML (audited)")
+    report.add_argument("--home", default="./data")
+    report.add_argument("--code", required=True, help="the person's 宛名番号")
+    report.add_argument("--reason", required=True, help="the request, in words (e.g. 開示請求 受付番号): audited")
+    report.set_defaults(func=cmd_person_report)
 
     audit = sub.add_parser("audit", help="the hash-chained audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)

@@ -40,7 +40,15 @@ def governance(path: Path | None = None) -> dict:
     return {"small_cell_threshold": int(cfg.get("small_cell_threshold", 5)),
             "removed_person_days": int(cfg.get("retention", {}).get("removed_person_days", 90)),
             "export_days": int(cfg.get("retention", {}).get("export_days", 30)),
-            "purpose": cfg.get("pseudonyms", {}).get("purpose", "analysis")}
+            "purpose": cfg.get("pseudonyms", {}).get("purpose", "analysis"),
+            "lawful_basis": _lawful_basis(cfg.get("lawful_basis", "public_task")),
+            "access_alert_per_user_per_day": int((cfg.get("access_alert") or {}).get("per_user_per_day", 20))}
+
+
+def _lawful_basis(value: str) -> str:
+    if value not in ("public_task", "consent"):
+        raise ValueError(f"governance.yml: lawful_basis is public_task or consent, not {value!r}")
+    return value
 
 
 def operations(path: Path | None = None) -> dict:

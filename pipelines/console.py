@@ -47,11 +47,16 @@ def captured_output(log_path: Path, echo: IO[str] | None) -> Iterator[None]:
     os.dup2(write_end, 1)
     os.dup2(write_end, 2)
     os.close(write_end)
+    # Python's own streams too, where a host (pytest, a notebook) had pointed them elsewhere than fd 1 and 2
+    python_streams = sys.stdout, sys.stderr
+    sys.stdout = open(1, "w", encoding="utf-8", closefd=False, buffering=1)
+    sys.stderr = open(2, "w", encoding="utf-8", closefd=False, buffering=1)
     try:
         yield
     finally:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
+        sys.stdout, sys.stderr = python_streams
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         for fd in saved:
@@ -94,6 +99,16 @@ def _number(value) -> int | None:
 def step_detail(step_key: str, state: StepState) -> str:
     """Rows, models or children of a finished step, from its materialisations' metadata."""
     md = state.materialized[0] if state.materialized else {}
+    if step_key == "rights__requests":
+        files = getattr(md.get("files_read"), "value", None) or []
+        return f"{sum(f['rows_loaded'] for f in files):,} requests from {len(files)} file(s)" if files else \
+            "no new request"
+    if step_key == "rights__applied":
+        persons = getattr(md.get("persons_set_aside"), "value", None) or {}
+        applied = getattr(md.get("corrections_applied"), "value", None) or []
+        reflected = getattr(md.get("corrections_reflected"), "value", None) or []
+        return (f"{sum(persons.values()):,} people set aside, {len(applied)} corrections applied, "
+                f"{len(reflected)} reflected")
     if step_key == "raw__reviews":
         files = getattr(md.get("files_read"), "value", None) or []
         return (f"{_number(md.get('reviews_loaded')) or 0:,} reviews from {len(files)} returned list(s)"

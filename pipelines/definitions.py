@@ -15,11 +15,12 @@ from pipelines.defs.ingest.assets import extract_assets
 from pipelines.defs.jobs import nightly_job
 from pipelines.defs.operations import freshness_checks, landing_sensor, nightly_schedule
 from pipelines.defs.quality.assets import nightly_report
+from pipelines.defs.rights.assets import residents_requests, rights_applied
 from pipelines.defs.linkage.assets import dbt_project, mimamori_dbt_models
 from pipelines.resources import MimamoriHome, NightLock, NightlyDbtCliResource
 
 defs = dg.Definitions(
-    assets=[*extract_assets, caseworker_reviews, mimamori_dbt_models, caseworker_lists, analysis_marts, retention_purge,
+    assets=[*extract_assets, caseworker_reviews, residents_requests, rights_applied, mimamori_dbt_models, caseworker_lists, analysis_marts, retention_purge,
             nightly_report],
     asset_checks=freshness_checks,
     jobs=[nightly_job],

@@ -276,8 +276,11 @@ def validate(read: ReadResult, as_of: date, extract: Extract | None = None,
     ])
     by_line = problems.group_by(LINE).agg(理由=pl.col("problem").unique(maintain_order=True).str.join("; "))
     valid = readable.join(by_line, on=LINE, how="anti")
-    quarantine = read.raw.join(by_line, on=LINE, how="inner").sort(LINE).select(
-        pl.col(LINE).alias("行番号"), "理由", *[c.japanese for c in extract.columns])
+    quarantine = read.raw.join(by_line, on=LINE, how="inner", suffix="_file").sort(LINE).select(
+        pl.col(LINE).alias("行番号"), "理由",
+        # a column of the file's own named 理由 (a correction's reason) keeps its value beside ours
+        *[pl.col(f"{c.japanese}_file" if c.japanese == "理由" else c.japanese).alias(
+            f"{c.japanese}（ファイルの値）" if c.japanese == "理由" else c.japanese) for c in extract.columns])
     reasons = problems.select(pl.col("problem").str.replace(r"「.*」", "")).to_series().value_counts()
     return ValidatedExtract(read, valid, quarantine,
                             {r: int(n) for r, n in zip(reasons["problem"], reasons["count"])})

@@ -68,6 +68,22 @@ shown as &lt;5.</p>
  if signal_rows else "<p>No review has come back yet.</p>"}"""
 
 
+def rights_section(summary: dict) -> str:
+    """Residents' rights in counts, and any user over the day's limit of re-identifications and reports."""
+    e, rights = html.escape, summary.get("rights", {})
+    rows = [[e(k), f"{v:,}"] for k, v in rights.get("people_set_aside", {}).items()]
+    rows += [[e(f"rows set aside: {k}"), f"{v:,}"] for k, v in rights.get("rows_set_aside", {}).items()]
+    rows += [["corrections (訂正) in force", f"{rights.get('corrections_active', 0):,}"],
+             ["corrections applied tonight", f"{rights.get('corrections_applied_tonight', 0):,}"],
+             ["corrections reflected in the department's own data tonight",
+              e(", ".join(rights.get("corrections_reflected_tonight") or []) or "none")]]
+    alerts = "".join(f'<li class="warn">{e(a["user"])}: {a["requests"]} re-identifications and disclosure reports '
+                     f'on {e(a["day"])} (limit {a["limit"]} a day)</li>' for a in summary.get("access_alerts", []))
+    return f"""<h2>Residents' rights (利用停止・訂正) and access (再識別・開示)</h2>
+{_table(["", "count"], rows)}
+{f"<p>Access alerts:</p><ul>{alerts}</ul>" if alerts else "<p>No user went over the day's limit of re-identifications and disclosure reports.</p>"}"""
+
+
 def render(as_of: date, summary: dict, outcomes: list[Outcome], dept: pl.DataFrame, links: pl.DataFrame,
            history: pl.DataFrame, reasons: Counter, data_docs: Path | None, charts: Charts | None = None,
            reviews: str = "") -> str:
@@ -117,6 +133,7 @@ This report holds counts only.</p>
 <h2>Link rates</h2>
 {_table(["measure", "unmatched", "total", "linked"], link_rows)}
 {reviews}
+{rights_section(summary)}
 <h2>Flagged children and trends</h2>
 <div class="plots">{''.join(f'<figure>{p}</figure>' for p in plots)}</div>
 </body></html>

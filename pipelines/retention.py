@@ -13,9 +13,10 @@ import duckdb
 from pipelines.warehouse import table_exists
 
 # Tables that hold a person's rows, and the column that names the person.
-PERSON_TABLES = {"raw.jumin": "address_code", "raw.zei": "address_code", "raw.fukushi": "address_code",
-                 "raw.gakureibo": "address_code", "raw.kenshin": "address_code",
-                 "marts.flag_list_history": "address_code"}
+PERSON_TABLES = {f"raw.{prefix}{name}": "address_code" for name in ("jumin", "zei", "fukushi", "gakureibo", "kenshin",
+                                                                    "reviews") for prefix in ("", "set_aside_")} | {
+    "raw.suspensions": "address_code", "raw.consents": "address_code", "raw.corrections": "person_code",
+    "marts.flag_list_history": "address_code"}
 
 
 @dataclass
@@ -36,9 +37,12 @@ def purge_removed_persons(con: duckdb.DuckDBPyConnection, as_of: date, days: int
                        WHERE resident_status = '消除' AND change_date IS NOT NULL AND change_date <= ?""", [cutoff])
         report.persons = con.execute("SELECT count(*) FROM purge_persons").fetchone()[0]
         pupils = "SELECT pupil_id FROM raw.gakureibo WHERE address_code IN (SELECT address_code FROM purge_persons)"
-        if table_exists(con, "raw.shukketsu") and table_exists(con, "raw.gakureibo"):
-            report.rows["raw.shukketsu"] = con.execute(
-                f"DELETE FROM raw.shukketsu WHERE pupil_id IN ({pupils})").fetchone()[0]
+        if table_exists(con, "raw.set_aside_gakureibo"):
+            pupils += (" UNION SELECT pupil_id FROM raw.set_aside_gakureibo "
+                       "WHERE address_code IN (SELECT address_code FROM purge_persons)")
+        for table in ("raw.shukketsu", "raw.set_aside_shukketsu"):
+            if table_exists(con, table) and table_exists(con, "raw.gakureibo"):
+                report.rows[table] = con.execute(f"DELETE FROM {table} WHERE pupil_id IN ({pupils})").fetchone()[0]
         for table, column in PERSON_TABLES.items():
             if table_exists(con, table):
                 report.rows[table] = con.execute(

@@ -14,6 +14,9 @@ from typing import IO
 import dagster as dg
 import duckdb
 
+from pipelines import config
+from pipelines.audit import AuditLog
+from pipelines.rights import PERSON_TABLES, access_alerts
 from pipelines.warehouse import connect, table_exists
 
 
@@ -35,7 +38,6 @@ def collect(home: Path, as_of: date, result: dg.ExecuteInProcessResult | None = 
                 current[extract] = str(newest) if newest else "none"
         summary["data_extracted_on"] = current
         if landing is not None and table_exists(con, "raw.load_log"):
-            from pipelines import config
             from pipelines.sources import source_facts
 
             summary["stale_sources"] = [f for f in source_facts(con, landing, as_of, config.rules()) if f["stale"]]
@@ -58,6 +60,9 @@ def collect(home: Path, as_of: date, result: dg.ExecuteInProcessResult | None = 
                 "select d, count(*) from (select unnest(string_split(domains, '・')) as d "
                 "from marts.flagged_children where as_of = ?) group by d order by 2 desc", [as_of]).fetchall()}
         summary["reviews"] = review_summary(con, as_of)
+        summary["rights"] = rights_summary(con, as_of)
+    summary["access_alerts"] = access_alerts(AuditLog(home / "audit" / "audit.log").entries(),
+                                             config.governance()["access_alert_per_user_per_day"])
     if result is not None:
         failed = [f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:"
                   f"{e.asset_check_evaluation_data.check_name}"
@@ -66,6 +71,25 @@ def collect(home: Path, as_of: date, result: dg.ExecuteInProcessResult | None = 
         summary["failed_checks"] = failed
         summary["failed_steps"] = [e.step_key for e in result.all_events if e.is_step_failure]
     return summary
+
+
+def rights_summary(con: duckdb.DuckDBPyConnection, as_of: date) -> dict:
+    """Residents' rights in counts, never names: people set aside, rows excluded per extract tonight,
+    corrections applied and reflected."""
+    out: dict = {}
+    if table_exists(con, "raw.set_aside_persons"):
+        out["people_set_aside"] = dict(con.execute(
+            "select case when set_aside_by like 'teishi:%' then '利用停止 suspended' else '同意の範囲外 outside consent' "
+            "end, count(*) from raw.set_aside_persons group by 1 order by 1").fetchall())
+        out["rows_set_aside"] = {name: n for name in PERSON_TABLES if table_exists(con, f"raw.set_aside_{name}")
+                                 and (n := con.execute(f"select count(*) from raw.set_aside_{name} "
+                                                       "where _set_aside_by not like 'teisei:%'").fetchone()[0])}
+    if table_exists(con, "raw.corrections"):
+        out["corrections_applied_tonight"], out["corrections_reflected_tonight"], out["corrections_active"] = \
+            con.execute("select count(*) filter (where applied_on = ? and status = 'active'), "
+                        "list(receipt) filter (where reflected_on = ?), count(*) filter (where status = 'active') "
+                        "from raw.corrections", [as_of, as_of]).fetchone()
+    return out
 
 
 def review_summary(con: duckdb.DuckDBPyConnection, as_of: date) -> dict:
@@ -136,6 +160,9 @@ def render(summary: dict, home: Path, landing: Path, seconds: float | None = Non
                          f"covers: sent to the default office")
         lines.append("  by domain: " + (", ".join(f"{k}: {v}" for k, v in summary["by_domain"].items()) or "none"))
         lines += _review_lines(summary.get("reviews", {}), flagged)
+    rights = _rights_lines(summary)
+    if rights:
+        lines += ["", *rights]
     if summary.get("failed_checks"):
         lines += ["", "Checks that warned or failed: " + ", ".join(summary["failed_checks"])]
     if summary.get("failed_steps"):
@@ -153,6 +180,22 @@ def render(summary: dict, home: Path, landing: Path, seconds: float | None = Non
     lines += [f"  {label:<30} {path}" + ("" if path.exists() or label == "run summary" else "  (none tonight)")
               for label, path in paths]
     return "\n".join(lines)
+
+
+def _rights_lines(summary: dict) -> list[str]:
+    rights, lines = summary.get("rights", {}), []
+    if rights.get("people_set_aside"):
+        lines.append("Set aside (利用停止 / consent): " + ", ".join(f"{k}: {v}" for k, v in rights["people_set_aside"].items())
+                     + "; their rows set aside: " + (", ".join(f"{k} {v:,}" for k, v in
+                                                             rights.get("rows_set_aside", {}).items()) or "none"))
+    if rights.get("corrections_active") or rights.get("corrections_reflected_tonight"):
+        lines.append(f"Corrections (訂正): {rights.get('corrections_active', 0)} in force, "
+                     f"{rights.get('corrections_applied_tonight', 0)} applied tonight; reflected in the department's "
+                     f"own data tonight: {', '.join(rights.get('corrections_reflected_tonight') or []) or 'none'}")
+    for alert in summary.get("access_alerts", []):
+        lines.append(f"ACCESS ALERT: {alert['user']} made {alert['requests']} re-identifications and disclosure "
+                     f"reports on {alert['day']} (limit {alert['limit']} a day): check with them why")
+    return lines
 
 
 def _review_lines(reviews: dict, flagged: dict) -> list[str]:

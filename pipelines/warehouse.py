@@ -141,8 +141,11 @@ def replace_snapshot(con: duckdb.DuckDBPyConnection, validated: ValidatedExtract
                      before_commit: Callable[[], None] = lambda: None) -> None:
     """A full snapshot replaces the department's table in one transaction, with ``before_commit``
     (the load log's entry) in the same transaction: a kill leaves the old table and no entry, or both new."""
+    extract = validated.read.file.extract
     with incoming_transaction(con, _incoming(validated)):
-        con.execute(f"CREATE OR REPLACE TABLE raw.{validated.read.file.extract} AS SELECT * FROM incoming")
+        con.execute(f"CREATE OR REPLACE TABLE raw.{extract} AS SELECT * FROM incoming")
+        if table_exists(con, f"raw.set_aside_{extract}"):  # rows set aside from the file it replaces
+            con.execute(f"DELETE FROM raw.set_aside_{extract}")
         before_commit()
         failpoint(f"ingest_load:{validated.read.file.extract}")
 
@@ -171,7 +174,10 @@ def upsert_delta(con: duckdb.DuckDBPyConnection, validated: ValidatedExtract, ke
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM incoming WITH NO DATA")
         had_rows = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)").fetchone()[0] > 0
         con.execute(f"DELETE FROM {table} t USING incoming i WHERE {on} AND t._extracted_on <= i._extracted_on")
-        con.execute(f"INSERT INTO {table} SELECT i.* FROM incoming i "
+        side = f"raw.set_aside_{validated.read.file.extract}"
+        if table_exists(con, side):  # a newer row for a key set aside replaces it there too
+            con.execute(f"DELETE FROM {side} t USING incoming i WHERE {on} AND t._extracted_on <= i._extracted_on")
+        con.execute(f"INSERT INTO {table} BY NAME SELECT i.* FROM incoming i "
                     f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})")
         if had_rows:  # into an empty table go one file's rows, unique by its pandera check (unique_key)
             _check_unique(con, table, key)

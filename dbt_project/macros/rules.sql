@@ -94,3 +94,15 @@
     {%- for id, s in var('rules')['signals'].items() %} when '{{ id }}' then '{{ id }} {{ s["label"] }}'{% endfor %}
     end), '、')
 {%- endmacro %}
+
+{# The corrections (受付番号) of the rows a fact rests on, gathered over a group of rows. #}
+{% macro corrections_of(column) -%}
+    list_distinct(flatten(list({{ column }}) filter (where {{ column }} is not null)))
+{%- endmacro %}
+
+{# （訂正済 受付番号） after a reason that rests on a corrected row (rights.md); empty otherwise. #}
+{% macro corrected_note(list_expression) -%}
+    case when len(coalesce({{ list_expression }}, [])) > 0
+         then '（訂正済 ' || array_to_string(list_sort(list_distinct({{ list_expression }})), '・') || '）'
+         else '' end
+{%- endmacro %}

@@ -35,7 +35,8 @@ def test_generate_then_nightly_prints_a_line_per_step_then_where_every_output_is
     assert len(gen.stdout.splitlines()) + len(lines) < 60 and run.stderr == ""
     steps = [line.split()[2] for line in lines if re.match(r"^ +\d+\.\d s  ", line)]
     assert steps == sorted([*(f"raw/{n}" for n in EXTRACTS), "raw/reviews"]) + [
-        "dbt:", "analysis", "exports/caseworker_lists", "quality/nightly_report", "governance/retention_purge"]
+        "rights/requests", "rights/applied", "dbt:", "analysis", "exports/caseworker_lists", "quality/nightly_report",
+        "governance/retention_purge"]
     assert re.search(r"raw/jumin +[\d,]+ rows loaded", out)
     assert not [line for line in lines if " - dagster - " in line or "START sql" in line]
     log = Path(lines[-1].split()[-1])

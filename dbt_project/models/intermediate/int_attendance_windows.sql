@@ -27,6 +27,13 @@ select
     any_value(b.last_month_start) as last_month_start,
     count(*) filter (where a.is_absent and a.school_day >= b.last_month_start
                                        and a.school_day < b.this_month_start) as absences_last_month,
+    -- the corrections (受付番号) of the rows each window counts, for the reasons (訂正済)
+    list_distinct(flatten(list(a.corrections) filter (where a.corrections is not null
+        and a.school_day >= b.last_month_start and a.school_day < b.this_month_start))) as corrections_last_month,
+    list_distinct(flatten(list(a.corrections) filter (where a.corrections is not null
+        and a.school_day >= b.school_year_start))) as corrections_school_year,
+    list_distinct(flatten(list(a.corrections) filter (where a.corrections is not null
+        and a.school_day > {{ as_of() }} - interval ({{ recent }} + {{ baseline }}) day))) as corrections_recent,
     any_value(b.school_year_start) as school_year_start,
     count(*) filter (where a.is_absent and a.school_day >= b.school_year_start) as absences_school_year,
     count(*) filter (where a.is_late_or_early and {{ within_days('a.school_day', recent) }}) as late_recent,

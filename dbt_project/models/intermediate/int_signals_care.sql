@@ -8,7 +8,8 @@ reports as (
     select
         m.child_code as address_code,
         max(r.start_date) as fact_date,
-        bool_or(m.is_self) as about_child
+        bool_or(m.is_self) as about_child,
+        {{ corrections_of('r.corrections') }} as corrections
     from {{ ref('int_household_members') }} as m
     inner join records as r on r.address_code = m.member_code
     where r.programme = '児童虐待通告'
@@ -23,7 +24,7 @@ children as (
 
 consultations as (
     -- C2: the child's own consultation within the window
-    select address_code, max(start_date) as fact_date
+    select address_code, max(start_date) as fact_date, {{ corrections_of('corrections') }} as corrections
     from records
     inner join children using (address_code)
     where programme = '家庭児童相談'
@@ -36,7 +37,8 @@ missed_checkups as (
     select
         address_code,
         arg_max(checkup_kind, scheduled_date) as kind,
-        max(scheduled_date) as fact_date
+        max(scheduled_date) as fact_date,
+        {{ corrections_of('corrections') }} as corrections
     from {{ ref('stg_health__checkups') }}
     inner join children using (address_code)
     where checkup_kind in {{ rule_values('C3', 'checkups') }}
@@ -49,19 +51,19 @@ missed_checkups as (
 select
     address_code, 'C1' as signal_id, 
     {{ signal_label('C1') }} || ': ' || {{ ymd('fact_date') }} || ' 通告（'
-        || case when about_child then '本人' else 'きょうだい' end || '）' as reason
+        || case when about_child then '本人' else 'きょうだい' end || '）' || {{ corrected_note('corrections') }} as reason
 from reports
 
 union all
 
 select
     address_code, 'C2', 
-    {{ signal_label('C2') }} || ': ' || {{ ymd('fact_date') }} || ' 相談'
+    {{ signal_label('C2') }} || ': ' || {{ ymd('fact_date') }} || ' 相談' || {{ corrected_note('corrections') }}
 from consultations
 
 union all
 
 select
     address_code, 'C3', 
-    {{ signal_label('C3') }} || ': ' || kind || ' 予定日' || {{ ymd('fact_date') }}
+    {{ signal_label('C3') }} || ': ' || kind || ' 予定日' || {{ ymd('fact_date') }} || {{ corrected_note('corrections') }}
 from missed_checkups

@@ -12,7 +12,8 @@ programme_signals as (
         m.child_code as address_code,
         case o.programme when '生活保護' then 'E1' when '児童扶養手当' then 'E2' when '就学援助' then 'E3' end as signal_id,
         max(o.start_date) as fact_date,
-        bool_or(m.is_self) as for_child
+        bool_or(m.is_self) as for_child,
+        {{ corrections_of('o.corrections') }} as corrections
     from members as m
     inner join ongoing as o on o.address_code = m.member_code
     where o.programme in ('生活保護', '児童扶養手当', '就学援助')
@@ -24,7 +25,7 @@ newest_year as (
 ),
 
 adult_assessments as (
-    select m.child_code, t.fiscal_year, t.is_exempt
+    select m.child_code, t.fiscal_year, t.is_exempt, t.corrections
     from members as m
     inner join {{ ref('stg_tax__assessments') }} as t on t.address_code = m.member_code
     inner join newest_year as y on t.fiscal_year = y.fiscal_year
@@ -32,7 +33,9 @@ adult_assessments as (
 ),
 
 exempt_households as (
-    select child_code as address_code, 'E4' as signal_id, any_value(fiscal_year) as fiscal_year, count(*) as adults
+    select
+        child_code as address_code, 'E4' as signal_id, any_value(fiscal_year) as fiscal_year, count(*) as adults,
+        {{ corrections_of('corrections') }} as corrections
     from adult_assessments
     group by child_code
     having bool_and(is_exempt)
@@ -47,7 +50,7 @@ select
         when 'E2' then {{ signal_label('E2') }}
         else {{ signal_label('E3') }}
     end || ': ' || case when for_child then '本人' else '世帯員' end
-        || 'が受給中（開始' || {{ ymd('fact_date') }} || '）' as reason
+        || 'が受給中（開始' || {{ ymd('fact_date') }} || '）' || {{ corrected_note('corrections') }} as reason
 from programme_signals
 
 union all
@@ -57,5 +60,5 @@ select
     signal_id,
     
     {{ signal_label('E4') }} || ': ' || fiscal_year || '年度 世帯の{{ var("rules")["adult_age"] }}歳以上'
-        || adults || '人全員が非課税' as reason
+        || adults || '人全員が非課税' || {{ corrected_note('corrections') }} as reason
 from exempt_households

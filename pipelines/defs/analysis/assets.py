@@ -7,11 +7,13 @@ from pipelines.analysis import (
     child_indicators,
     connect_analysis,
     household_indicators,
+    delete_history,
     publish,
     replace_whole,
     review_outcomes,
     school_karte,
     tokenizer,
+    withdrawn_people,
 )
 from pipelines.faults import failpoint
 from pipelines.resources import MimamoriHome, NightLock, run_as_of
@@ -34,7 +36,7 @@ REVIEW_OUTCOMES = dg.AssetSpec(["analysis", "review_outcomes"], description="Eve
     specs=[s.replace_attributes(
         group_name="analysis_marts", kinds={"duckdb"}, tags={"role": "analysis"},
         deps=[dg.AssetKey(["marts", "child_signals"]), dg.AssetKey(["intermediate", "int_pupils"]),
-              dg.AssetKey(["staging", "stg_school__attendance"])]) for s in SPECS]
+              dg.AssetKey(["staging", "stg_school__attendance"]), dg.AssetKey(["rights", "applied"])]) for s in SPECS]
     + [REVIEW_OUTCOMES.replace_attributes(group_name="analysis_marts", kinds={"duckdb"}, tags={"role": "analysis"},
                                           deps=[dg.AssetKey(["raw", "reviews"]), dg.AssetKey(["marts", "listing_runs"])])],
 )
@@ -46,8 +48,13 @@ def analysis_marts(context: dg.AssetExecutionContext, home: MimamoriHome, night_
         children = child_indicators(restricted, token, as_of)
         karte = school_karte(restricted, children, as_of, gov["small_cell_threshold"])
         reviews = review_outcomes(restricted, token)
+        withdrawn = withdrawn_people(restricted, token, as_of)
     households = household_indicators(children)
     with connect_analysis(home.root) as con:
+        deleted = delete_history(con, withdrawn)
+        if deleted:
+            home.audit.append("analysis_history_deleted", people=len(withdrawn["child"]), rows=deleted,
+                              run_id=context.run_id)
         for spec, frame in zip(SPECS, (children, households, karte)):
             publish(con, spec.key.path[-1], frame, as_of)
             failpoint("analysis_marts")  # crash tests: killed between two of the analysts' tables

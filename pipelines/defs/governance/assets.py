@@ -5,6 +5,7 @@ import dagster as dg
 from pipelines import config
 from pipelines.resources import MimamoriHome, NightLock, run_as_of
 from pipelines.retention import purge_old_folders, purge_removed_persons
+from pipelines.rights import access_alerts
 from pipelines.warehouse import connect
 
 
@@ -15,7 +16,11 @@ from pipelines.warehouse import connect
     kinds={"duckdb"},
     tags={"role": "governance"},
     description="Purges the data of people removed from the registry more than removed_person_days ago, and "
-                "exports and quarantine files older than export_days (config/governance.yml); audited.",
+                "exports and quarantine files older than export_days (config/governance.yml); audited. Its "
+                "check watches the re-identifications and disclosure reports per user and day.",
+    check_specs=[dg.AssetCheckSpec("access_within_limits", asset=["governance", "retention_purge"], description=(
+        "No OS user made more re-identifications and disclosure reports in a day than "
+        "access_alert.per_user_per_day (governance.yml), since the previous night."))],
 )
 def retention_purge(context: dg.AssetExecutionContext, home: MimamoriHome,
                     night_lock: NightLock) -> dg.MaterializeResult:
@@ -29,7 +34,12 @@ def retention_purge(context: dg.AssetExecutionContext, home: MimamoriHome,
                       folders=[f.rsplit("/", 2)[-2] + "/" + f.rsplit("/", 1)[-1] for f in folders],
                       removed_person_days=gov["removed_person_days"], export_days=gov["export_days"],
                       run_id=context.run_id)
-    return dg.MaterializeResult(metadata={
+    alerts = access_alerts(home.audit.entries(), gov["access_alert_per_user_per_day"])
+    return dg.MaterializeResult(check_results=[dg.AssetCheckResult(
+        check_name="access_within_limits", passed=not alerts, severity=dg.AssetCheckSeverity.WARN,
+        description=None if not alerts else "; ".join(
+            f"{a['user']}: {a['requests']} requests on {a['day']} (limit {a['limit']})" for a in alerts),
+        metadata={"alerts": dg.MetadataValue.json(alerts)})], metadata={
         "persons_purged": report.persons, "rows_deleted": dg.MetadataValue.json(report.rows),
         "folders_deleted": dg.MetadataValue.json(folders), "removed_person_days": gov["removed_person_days"],
         "export_days": gov["export_days"]})

@@ -20,8 +20,10 @@ AS_OF_ENV = "MIMAMORI_AS_OF"
 
 
 def dbt_vars() -> str:
-    """``--vars`` as JSON: the same every night unless config/rules.yml or config/offices.yml change."""
-    return json.dumps({"rules": config.rules(), "offices": config.offices()}, ensure_ascii=False)
+    """``--vars`` as JSON: the same every night unless config/rules.yml, offices.yml or the lawful basis
+    in governance.yml change."""
+    return json.dumps({"rules": config.rules(), "offices": config.offices(),
+                       "governance": {"lawful_basis": config.governance()["lawful_basis"]}}, ensure_ascii=False)
 
 
 def as_of_env(as_of: date) -> dict[str, str]:

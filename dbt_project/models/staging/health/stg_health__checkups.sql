@@ -10,6 +10,7 @@ select
     height_cm,
     weight_kg,
     result,
+    _corrections as corrections,
     _source_file as source_file,
     _extracted_on as extracted_on
 from source

@@ -16,6 +16,7 @@ select
     resident_status = '住民' as is_resident,
     change_reason,
     change_date,
+    _corrections as corrections,
     _source_file as source_file,
     _extracted_on as extracted_on
 from source

@@ -11,6 +11,7 @@ select
     attendance in ('遅刻', '早退') as is_late_or_early,
     absence_reason,
     nurse_visit = '1' as visited_nurse,
+    _corrections as corrections,
     _source_file as source_file,
     _extracted_on as extracted_on
 from source

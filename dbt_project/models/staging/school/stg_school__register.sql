@@ -11,6 +11,7 @@ select
     class_name,
     enrolment_status,
     enrolment_status = '在籍' as is_enrolled,
+    _corrections as corrections,
     _source_file as source_file,
     _extracted_on as extracted_on
 from source

@@ -8,6 +8,7 @@ select
     start_date,
     end_date,
     household_code as household_code_at_start,
+    _corrections as corrections,
     _source_file as source_file,
     _source_line as source_line,
     _extracted_on as extracted_on

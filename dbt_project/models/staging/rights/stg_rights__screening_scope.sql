@@ -1,0 +1,2 @@
+select distinct address_code
+from {{ source('rights', 'screening_scope') }}
