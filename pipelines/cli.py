@@ -50,7 +50,10 @@ def ensure_dbt_manifest(force: bool = False) -> Path:
         dbt = Path(sys.executable).with_name("dbt")
         from pipelines.nightly import TELEMETRY_OFF
 
-        env = {**os.environ, **TELEMETRY_OFF}
+        from pipelines.warehouse import extension_directory
+
+        # the profile rendered as on every night (dbt re-parses whatever changes the profile)
+        env = {**os.environ, **TELEMETRY_OFF, "MIMAMORI_DUCKDB_EXTENSIONS": extension_directory()}
         env.setdefault("MIMAMORI_HOME", str(PROJECT_ROOT / "data"))
         subprocess.run([str(dbt), "parse", "--quiet", "--project-dir", str(project), "--profiles-dir",
                         str(project), "--vars", dbt_vars()],

@@ -84,3 +84,12 @@ def rerun_tonight(nightly_home: dict, folder: Path, change_landing) -> tuple[Pat
     change_landing(landing)
     shutil.copytree(nightly_home["home"], home, ignore=shutil.ignore_patterns(".dagster"))
     return home, landing, run_nightly(home, landing, AS_OF, quiet=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Two workers (pytest-xdist, --dist loadgroup): every test of a file on one worker, so a file's nights
+    run once, and every test of the shared two-night home (nightly_home) on one worker, so that home's
+    nights run once too."""
+    for item in items:
+        group = "nightly_home" if "nightly_home" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))

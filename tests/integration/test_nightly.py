@@ -84,17 +84,25 @@ def _table_digest(con, table: str) -> tuple:
     return con.execute(f"select count(*), sum(hash({', '.join(cols)})) from {table}").fetchone()
 
 
-def test_the_same_night_run_twice_gives_the_same_tables(nightly_home, tmp_path):
-    home = tmp_path / "home"
+TABLES = ["raw.jumin", "raw.zei", "raw.fukushi", "raw.gakureibo", "raw.shukketsu", "raw.kenshin",
+          "marts.child_signals", "marts.flagged_children", "marts.flag_list_history"]
+
+
+@pytest.fixture(scope="module")
+def tonight_again(nightly_home, tmp_path_factory):
+    """Night T run again on a copy of the home: (tables before, home, run)."""
+    home = tmp_path_factory.mktemp("again") / "home"
     shutil.copytree(nightly_home["home"], home, ignore=shutil.ignore_patterns(".dagster"))
-    tables = ["raw.jumin", "raw.zei", "raw.fukushi", "raw.gakureibo", "raw.shukketsu", "raw.kenshin",
-              "marts.child_signals", "marts.flagged_children", "marts.flag_list_history"]
     with restricted(home) as con:
-        before = {t: _table_digest(con, t) for t in tables}
-    again = run_nightly(home, nightly_home["landing"], AS_OF, quiet=True)
+        before = {t: _table_digest(con, t) for t in TABLES}
+    return before, home, run_nightly(home, nightly_home["landing"], AS_OF, quiet=True)
+
+
+def test_the_same_night_run_twice_gives_the_same_tables(tonight_again):
+    before, home, again = tonight_again
     assert again.result.success
     with restricted(home) as con:
-        after = {t: _table_digest(con, t) for t in tables}
+        after = {t: _table_digest(con, t) for t in TABLES}
     assert after == before
 
 
@@ -187,11 +195,9 @@ def test_a_new_file_with_the_same_bytes_is_current_without_being_read(nightly_ho
             [("zei_20261201.csv", tomorrow)]
 
 
-def test_an_unchanged_snapshot_is_not_read_again(nightly_home, tmp_path):
+def test_an_unchanged_snapshot_is_not_read_again(tonight_again):
     """Re-running the night: the snapshots' bytes equal the data in use, so they are skipped, and logged."""
-    home = tmp_path / "home"
-    shutil.copytree(nightly_home["home"], home, ignore=shutil.ignore_patterns(".dagster"))
-    run = run_nightly(home, nightly_home["landing"], AS_OF, quiet=True)
+    _, _, run = tonight_again
     assert run.result.success
     md = materialization(run.result, "raw/zei")
     assert md["files_already_loaded"] == 1 and md["rows_read"] == 0
