@@ -18,6 +18,11 @@ DAGSTER_YAML = """\
 # Written by mimamori: runs and event logs in SQLite under this folder (the embedded default).
 telemetry:
   enabled: false
+# Each run's stdout and stderr (dbt's output among them) go to HOME/logs/<as-of>_<run id>.log, whole; the UI
+# shows every run's structured event log.
+compute_logs:
+  module: dagster._core.storage.noop_compute_log_manager
+  class: NoOpComputeLogManager
 # One run at a time: every run of this home reads or writes its DuckDB stores, which have one writer.
 # Runs started by the schedule, the sensor or the UI wait in Dagster's run queue (dagster-daemon
 # dequeues them); a `mimamori nightly` started meanwhile waits on HOME/nightly.lock or says which
@@ -45,15 +50,18 @@ def prepare_environment(home: Path, landing: Path) -> None:
 
     set_nux_seen()
     os.environ.update(dbt_environment(home))
+    from pipelines.keys import secret
+
+    secret(home, "restricted_db")  # created on the first night, before anything opens the store
 
 
 def dbt_environment(home: Path) -> dict[str, str]:
-    """What dbt's profile reads: the store's key (handed over in the environment, never on a command line)
-    and the packaged DuckDB extensions."""
-    from pipelines.keys import secret
+    """What dbt's profile reads besides MIMAMORI_HOME: the packaged DuckDB extensions. The store's key is
+    read by dbt's plugin from HOME/keys/ (or an operator's MIMAMORI_DB_KEY), so it is never put in this
+    process's environment, where it would follow the process to the next home."""
     from pipelines.warehouse import extension_directory
 
-    return {"MIMAMORI_DB_KEY": secret(home, "restricted_db"), "MIMAMORI_DUCKDB_EXTENSIONS": extension_directory()}
+    return {"MIMAMORI_DUCKDB_EXTENSIONS": extension_directory()}
 
 
 PID_TAG, HOST_TAG = "mimamori/pid", "mimamori/host"

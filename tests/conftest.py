@@ -88,8 +88,12 @@ def rerun_tonight(nightly_home: dict, folder: Path, change_landing) -> tuple[Pat
 
 def pytest_collection_modifyitems(config, items):
     """Two workers (pytest-xdist, --dist loadgroup): every test of a file on one worker, so a file's nights
-    run once, and every test of the shared two-night home (nightly_home) on one worker, so that home's
-    nights run once too."""
+    run once, and every file that uses the shared two-night home (nightly_home) on one worker, so that
+    home's nights run once too."""
+    files = {}
     for item in items:
-        group = "nightly_home" if "nightly_home" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+        file = item.nodeid.split("::")[0]
+        files[file] = files.get(file, False) or "nightly_home" in getattr(item, "fixturenames", ())
+    for item in items:
+        file = item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group("nightly_home" if files[file] else file))

@@ -42,7 +42,7 @@ def test_generate_then_nightly_prints_a_line_per_step_then_where_every_output_is
     log = Path(lines[-1].split()[-1])
     assert lines[-1].startswith("  full log of this run") and log.parent == home / "logs"
     text = log.read_text(encoding="utf-8")
-    assert "STEP_SUCCESS" in text and "OK created sql table model marts.flagged_children" in text
+    assert "STEP_SUCCESS" in text and "OK created sql table model restricted.marts.flagged_children" in text
 
 
 def test_nightly_refuses_a_missing_landing_folder(tmp_path):
