@@ -18,3 +18,12 @@
 {% macro default__list_except(a, b) -%}
     list_filter({{ a }}, lambda s: not list_contains(coalesce({{ b }}, []), s))
 {%- endmacro %}
+
+{# whole days from a date to T (0 on T itself); null for a null date #}
+{% macro days_before_as_of(date_expression) -%}
+    {{ return(adapter.dispatch('days_before_as_of', 'mimamori')(date_expression)) }}
+{%- endmacro %}
+
+{% macro default__days_before_as_of(date_expression) -%}
+    datediff('day', {{ date_expression }}, {{ as_of() }})
+{%- endmacro %}
