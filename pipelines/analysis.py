@@ -164,7 +164,7 @@ def withdrawn_people(restricted: duckdb.DuckDBPyConnection, token, as_of: date) 
 def delete_history(con: duckdb.DuckDBPyConnection, people: dict[str, list[str]]) -> dict[str, int]:
     """Their rows in every night of the analysts' tables, deleted (rights.md: suspension of use)."""
     deleted = {}
-    for table, column, kind in (("child_indicators", "child_token", "child"),
+    for table, column, kind in (("child_indicators", "child_token", "child"), ("child_measures", "child_token", "child"),
                                 ("household_indicators", "household_token", "household")):
         if people[kind] and table_exists(con, f"main.{table}"):
             deleted[table] = con.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT unnest(?))",
@@ -193,5 +193,8 @@ def publish(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, as_
     """Keep history across nights: replace this night's rows, keep the others."""
     with incoming_transaction(con, frame.to_arrow()):
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM incoming WITH NO DATA")
+        # a column added by a later version: the earlier nights have it empty
+        for name, kind in con.execute("SELECT column_name, column_type FROM (DESCRIBE incoming)").fetchall():
+            con.execute(f'ALTER TABLE {table} ADD COLUMN IF NOT EXISTS "{name}" {kind}')
         con.execute(f"DELETE FROM {table} WHERE as_of = ?", [as_of])
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")

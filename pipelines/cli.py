@@ -152,6 +152,41 @@ def cmd_person_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rules_evaluate(args: argparse.Namespace) -> int:
+    """The analysts' lab: a candidate rule set against the rules in force, on pseudonymised data."""
+    from pipelines.lab import evaluate
+
+    home = Path(args.home).resolve()
+    try:
+        evaluation = evaluate(home, Path(args.rules))
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        print(f"mimamori rules evaluate: {e}", file=sys.stderr)
+        return 2
+    s = evaluation.summary
+    print(f"rules in force {s['current']['version']}: {s['current']['flagged']:,} flagged; candidate "
+          f"{s['candidate']['version']}: {s['candidate']['flagged']:,} flagged "
+          f"(added {s['added'] if s['added'] is not None else '<5'}, removed {s['removed'] if s['removed'] is not None else '<5'})")
+    print(evaluation.folder / "evaluation.html")
+    return 0
+
+
+def cmd_research_extract(args: argparse.Namespace) -> int:
+    """匿名加工: an extract anonymous by measurement, for research outside the municipality (audited)."""
+    import getpass
+
+    from pipelines.lab import research_extract
+
+    if args.k < 2:
+        print("mimamori research extract: k must be 2 or more", file=sys.stderr)
+        return 2
+    result = research_extract(Path(args.home).resolve(), args.k, Path(args.out), getpass.getuser())
+    print(f"{result['records']:,} of {result['children']:,} children in {result['file']} "
+          f"({result['suppressed']:,} suppressed); quasi-identifiers {', '.join(result['quasi_identifiers'])}; "
+          f"l-diversity of the flag {result['l_diversity_of_flag']}")
+    print(f"achieved k = {result['k_achieved']}")
+    return 0
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from pipelines.audit import verify
 
@@ -205,6 +240,21 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--code", required=True, help="the person's 宛名番号")
     report.add_argument("--reason", required=True, help="the request, in words (e.g. 開示請求 受付番号): audited")
     report.set_defaults(func=cmd_person_report)
+
+    rules = sub.add_parser("rules", help="the analysts' lab")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    evaluate = rules_sub.add_parser("evaluate", help="a candidate rule set against the rules in force")
+    evaluate.add_argument("--home", default="./data")
+    evaluate.add_argument("--rules", required=True, help="the candidate's rules.yml (with its own version)")
+    evaluate.set_defaults(func=cmd_rules_evaluate)
+
+    research = sub.add_parser("research", help="anonymised extracts for research (匿名加工)")
+    research_sub = research.add_subparsers(dest="research_command", required=True)
+    extract = research_sub.add_parser("extract", help="a k-anonymous extract of the latest night")
+    extract.add_argument("--home", default="./data")
+    extract.add_argument("--k", type=int, default=5)
+    extract.add_argument("--out", required=True)
+    extract.set_defaults(func=cmd_research_extract)
 
     audit = sub.add_parser("audit", help="the hash-chained audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)

@@ -42,7 +42,8 @@ def governance(path: Path | None = None) -> dict:
             "export_days": int(cfg.get("retention", {}).get("export_days", 30)),
             "purpose": cfg.get("pseudonyms", {}).get("purpose", "analysis"),
             "lawful_basis": _lawful_basis(cfg.get("lawful_basis", "public_task")),
-            "access_alert_per_user_per_day": int((cfg.get("access_alert") or {}).get("per_user_per_day", 20))}
+            "access_alert_per_user_per_day": int((cfg.get("access_alert") or {}).get("per_user_per_day", 20)),
+            "fairness_band": tuple(float(x) for x in cfg.get("fairness_band", (0.5, 2.0)))}
 
 
 def _lawful_basis(value: str) -> str:

@@ -249,7 +249,7 @@ def first_error(result: dg.ExecuteInProcessResult, dbt_target: Path) -> tuple[st
             if message:
                 return event.step_key, message
         error = data.error
-        while error and error.cause and not error.message.strip():
+        while error and error.cause:  # Dagster wraps the real exception: say that one
             error = error.cause
         text = (error.message if error else "unknown error").strip()
         return event.step_key, text.splitlines()[0] if text else "unknown error"

@@ -14,9 +14,15 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 
 
 class Plugin(BasePlugin):
+    def initialize(self, plugin_config: dict) -> None:
+        self.store = plugin_config.get("store", "restricted")
+
     def configure_connection(self, conn) -> None:
         from pipelines.keys import secret
 
         home = Path(os.environ["MIMAMORI_HOME"])
+        if self.store == "analysis":  # the lab reads the analysts' store, never writes it
+            conn.execute(f"ATTACH '{home / 'warehouse' / 'analysis.duckdb'}' AS analysis (READ_ONLY)")
+            return
         conn.execute(f"ATTACH '{home / 'warehouse' / 'restricted.duckdb'}' AS restricted (ENCRYPTION_KEY $key)",
                      {"key": secret(home, "restricted_db", create=False)})

@@ -13,6 +13,7 @@ from pipelines.defs.feedback.assets import caseworker_reviews
 from pipelines.defs.governance.assets import retention_purge
 from pipelines.defs.ingest.assets import extract_assets
 from pipelines.defs.jobs import nightly_job
+from pipelines.defs.lab.jobs import evaluate_rules
 from pipelines.defs.operations import freshness_checks, landing_sensor, nightly_schedule
 from pipelines.defs.quality.assets import nightly_report
 from pipelines.defs.rights.assets import residents_requests, rights_applied
@@ -23,7 +24,7 @@ defs = dg.Definitions(
     assets=[*extract_assets, caseworker_reviews, residents_requests, rights_applied, mimamori_dbt_models, caseworker_lists, analysis_marts, retention_purge,
             nightly_report],
     asset_checks=freshness_checks,
-    jobs=[nightly_job],
+    jobs=[nightly_job, evaluate_rules],
     schedules=[nightly_schedule],
     sensors=[landing_sensor],
     resources={

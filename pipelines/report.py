@@ -68,6 +68,35 @@ shown as &lt;5.</p>
  if signal_rows else "<p>No review has come back yet.</p>"}"""
 
 
+def lab_section(analysis, as_of: date, gov: dict) -> str:
+    """Fairness of the rules in force (flag rates by group as ratios to the overall rate), and how many
+    children the quasi-identifiers of child_indicators single out (governance: pseudonymised, not anonymous)."""
+    from pipelines.lab import QUASI_IDENTIFIERS, singling_out
+
+    e, threshold = html.escape, gov["small_cell_threshold"]
+    fairness = analysis.execute("select dimension, \"group\", children, flagged, ratio, judged from fairness_nightly "
+                                "where as_of = ? order by dimension, \"group\"", [as_of]).pl()
+    low, high = gov["fairness_band"]
+    rows = []
+    for r in fairness.iter_rows(named=True):
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        if r["judged"] and r["ratio"] is not None and not low <= r["ratio"] <= high:
+            ratio = f'<span class="warn">{ratio}</span>'
+        rows.append([e(r["dimension"]), e(r["group"]), "&lt;5" if r["children"] is None else f"{r['children']:,}",
+                     "&lt;5" if r["flagged"] is None else f"{r['flagged']:,}", ratio])
+    children = analysis.execute(f"select {', '.join(QUASI_IDENTIFIERS)} from child_indicators where as_of = ?",
+                                [as_of]).pl()
+    risk = singling_out(children, QUASI_IDENTIFIERS, threshold)
+    return f"""<h2>Fairness of the rules in force, and re-identification risk</h2>
+<p>Flag rates by group as ratios to the overall rate (outside {low}–{high} in orange, for groups large enough to
+judge): a prompt to look, never a verdict.</p>
+{_table(["dimension", "group", "children", "flagged", "ratio"], rows, left=2)}
+<p>child_indicators' quasi-identifiers ({e(", ".join(QUASI_IDENTIFIERS))}) single out
+<b>{risk['unique_share']:.1%}</b> of {risk['children']:,} children; <b>{risk['under_k_share']:.1%}</b> are in groups of
+fewer than {threshold}. Pseudonymised data (仮名加工情報) for use inside the municipality only; for research outside
+it, `mimamori research extract` (匿名加工, k-anonymous by measurement).</p>"""
+
+
 def rights_section(summary: dict) -> str:
     """Residents' rights in counts, and any user over the day's limit of re-identifications and reports."""
     e, rights = html.escape, summary.get("rights", {})

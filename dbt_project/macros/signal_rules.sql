@@ -63,3 +63,12 @@
 {% macro quoted_list(values) -%}
     ({% for v in values %}'{{ v }}'{% if not loop.last %}, {% endif %}{% endfor %})
 {%- endmacro %}
+
+{# The number of domains in which a signal fires, for a rule set. #}
+{% macro domain_count(rules, m) -%}
+    {%- set domains = {} -%}
+    {%- for id, s in rules['signals'].items() -%}
+        {%- do domains.setdefault(s['domain'], []).append(id) -%}
+    {%- endfor -%}
+    ({% for domain, ids in domains.items() %}case when {% for id in ids %}{{ fires(id, rules, m) }}{% if not loop.last %} or {% endif %}{% endfor %} then 1 else 0 end{% if not loop.last %} + {% endif %}{% endfor %})
+{%- endmacro %}

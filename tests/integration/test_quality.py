@@ -105,7 +105,7 @@ def test_report_renders_in_chromium(nightly_home):
         browser, page = chromium_page(p)
         page.goto(report.as_uri())
         page.wait_for_selector("svg")
-        assert page.locator("h2").count() == 7
+        assert page.locator("h2").count() == 8
         assert page.locator("svg").count() == 5
         page.screenshot(path=str(shot), full_page=True)
         browser.close()

@@ -17,6 +17,7 @@ dbt_project.prepare_if_dev()  # only under `dagster dev`; elsewhere `make` runs 
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=MimamoriTranslator(),
+            exclude="tag:lab",  # the analysts' lab runs on its own target (pipelines/lab.py)
             retry_policy=dg.RetryPolicy(max_retries=1, delay=30))  # e.g. the store still locked by a reader
 def mimamori_dbt_models(context: dg.AssetExecutionContext, dbt: NightlyDbtCliResource, home: MimamoriHome,
                         night_lock: NightLock):

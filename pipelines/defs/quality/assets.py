@@ -9,7 +9,7 @@ from pipelines import config
 from pipelines.analysis import analysis_path, connect_analysis, publish
 from pipelines.charts import Charts
 from pipelines.quality import evaluate, measure_rows
-from pipelines.report import quarantine_reasons, render, review_section
+from pipelines.report import lab_section, quarantine_reasons, render, review_section
 from pipelines.resources import MimamoriHome, NightLock, run_as_of
 from pipelines.reviews import outcomes_by_signals, timeliness
 from pipelines.summary import collect
@@ -44,6 +44,7 @@ def _previous(home: MimamoriHome, as_of) -> tuple[pl.DataFrame, pl.DataFrame]:
     key=REPORT,
     group_name="data_quality",
     deps=[dg.AssetKey(["marts", "flagged_children"]), dg.AssetKey(["marts", "link_quality"]),
+          dg.AssetKey(["analysis", "fairness_nightly"]), dg.AssetKey(["analysis", "child_indicators"]),
           dg.AssetKey(["marts", "review_queue"]), dg.AssetKey(["marts", "listing_runs"]),
           dg.AssetKey(["marts", "flag_list_runs"]), *[dg.AssetKey(["raw", n]) for n in EXTRACTS]],
     kinds={"html", "duckdb"},
@@ -66,12 +67,14 @@ def nightly_report(context: dg.AssetExecutionContext, home: MimamoriHome,
     tonight = measure_rows(as_of, dept, links, summary)
     with connect_analysis(home.root) as con:
         publish(con, "dq_nightly", tonight, as_of)
+        lab = lab_section(con, as_of, gov)
     folder = home.root / "reports" / as_of.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     report = folder / "report.html"
     charts = Charts()
     report.write_text(render(as_of, summary, outcomes, dept, links, pl.concat([history, tonight]),
-                             quarantine_reasons(home.quarantine_dir(as_of)), docs, charts, reviews), encoding="utf-8")
+                             quarantine_reasons(home.quarantine_dir(as_of)), docs, charts, reviews + lab),
+                      encoding="utf-8")
     for o in outcomes:
         if not o.passed:
             context.log.warning(f"data quality: {o.message}")
