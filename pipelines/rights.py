@@ -29,8 +29,8 @@ from pipelines.ingest import LINE, ExtractFile, ReadResult, ValidatedExtract, re
 from pipelines.normalize import normalise_column
 from pipelines.resources import TOKYO
 from pipelines.warehouse import incoming_transaction, table_exists
-from schemas.contract import EXTRACTS, Extract
-from schemas.rights import REQUESTS, SCHEMAS, TEISEI
+from schemas.contract import EXTRACTS
+from schemas.rights import REQUESTS, SCHEMAS
 
 # the key of a department's row, as a correction names it (行の鍵: 列名=値;列名=値)
 ROW_KEYS = {name: tuple(e.column(c).japanese for c in e.unique) for name, e in EXTRACTS.items()} | {
