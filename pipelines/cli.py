@@ -25,13 +25,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from seeds.generator import generate
 
     started = time.perf_counter()
-    result = generate(args.preset, args.seed, args.as_of, Path(args.out), dirty=args.dirty, days=args.days)
+    result = generate(args.preset, args.seed, args.as_of, Path(args.out), dirty=args.dirty, days=args.days,
+                      layout=args.layout)
     print(f"generated the {result.preset} municipality (seed {result.seed}, as of {result.as_of}) "
           f"in {time.perf_counter() - started:.1f} s")
     print(f"  residents {result.residents:,}  children {result.children:,}  pupils {result.pupils:,}  "
           f"planted multi-domain children {result.planted_children:,}")
     print(f"  landing  {result.landing}  ({len(result.files)} files)")
     print(f"  answers  {result.answers}  (not for the pipeline: what the generator planted)")
+    if args.layout:
+        print(f"  layouts  {Path(args.out) / 'layouts'}  (fukushi as a vendor CSV, gakureibo fixed-width CP932: "
+              f"give --layouts to mimamori nightly)")
     return 0
 
 
@@ -72,9 +76,18 @@ def cmd_nightly(args: argparse.Namespace) -> int:
 
     from pipelines.lock import EX_TEMPFAIL, NightRunning
 
+    from pipelines.layouts import ENV, LayoutError, active
+
     landing = Path(args.landing)
     if not landing.is_dir():
         print(f"mimamori nightly: no landing folder at {landing.resolve()}", file=sys.stderr)
+        return 2
+    if args.layouts:
+        os.environ[ENV] = str(Path(args.layouts).resolve())
+    try:
+        active()  # checked at start: an error names the file, the key and the problem
+    except LayoutError as e:
+        print(f"mimamori nightly: layout file {e}", file=sys.stderr)
         return 2
     try:
         run = run_nightly(Path(args.home), landing, args.as_of or today_in_tokyo(), verbose=args.verbose,
@@ -187,6 +200,27 @@ def cmd_research_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """What a department runs before sending a file: PASS (exit 0) or FAIL (exit 1); writes nothing."""
+    from pipelines.check import check, render
+    from pipelines.layouts import LayoutError
+    from schemas.contract import EXTRACTS
+
+    if args.extract not in EXTRACTS:
+        print(f"mimamori check: --extract is one of {', '.join(EXTRACTS)}", file=sys.stderr)
+        return 2
+    if not Path(args.file).is_file():
+        print(f"mimamori check: no file at {args.file}", file=sys.stderr)
+        return 2
+    try:
+        result = check(Path(args.file), args.extract, Path(args.layout) if args.layout else None)
+    except LayoutError as e:
+        print(f"mimamori check: layout file {e}", file=sys.stderr)
+        return 2
+    print(render(result))
+    return 0 if result.passed else 1
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from pipelines.audit import verify
 
@@ -214,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--dirty", action="store_true", help="add the messiness of real extracts")
     gen.add_argument("--days", type=int, default=1,
                      help="daily attendance deltas after the base file (snapshots at T-days and T)")
+    gen.add_argument("--layout", choices=["vendor-a"], default=None,
+                     help="write fukushi and gakureibo in example vendor layouts, with their layout files")
     gen.set_defaults(func=cmd_generate)
 
     night = sub.add_parser("nightly", help="run the whole nightly pipeline in process")
@@ -222,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     night.add_argument("--as-of", type=_date, default=None, help="T (default: today, Asia/Tokyo)")
     night.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                        help="when another night runs on this home, wait this long for it (default 0), then exit 75")
+    night.add_argument("--layouts", default=None, metavar="DIR",
+                       help="the departments' layout files (default: config/layouts)")
     night.add_argument("--verbose", action="store_true",
                        help="stream Dagster's and dbt's full logs too (always kept in HOME/logs/)")
     night.set_defaults(func=cmd_nightly)
@@ -240,6 +278,12 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--code", required=True, help="the person's 宛名番号")
     report.add_argument("--reason", required=True, help="the request, in words (e.g. 開示請求 受付番号): audited")
     report.set_defaults(func=cmd_person_report)
+
+    chk = sub.add_parser("check", help="check a department's file before it is sent (writes nothing)")
+    chk.add_argument("file")
+    chk.add_argument("--extract", required=True, help="jumin, zei, fukushi, gakureibo, shukketsu or kenshin")
+    chk.add_argument("--layout", default=None, help="the department's layout file (default: config/layouts)")
+    chk.set_defaults(func=cmd_check)
 
     rules = sub.add_parser("rules", help="the analysts' lab")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)

@@ -54,11 +54,19 @@ class ExtractFile:
 
 
 def landing_files(landing: Path, as_of: date) -> dict[str, list[ExtractFile]]:
-    """Every contract file in the landing folder dated ≤ as_of, oldest first, by extract."""
+    """Every contract file in the landing folder dated ≤ as_of, oldest first, by extract. An extract with
+    a layout file (pipelines/layouts.py) is known by the layout's file name instead."""
+    from pipelines.layouts import active
+
+    layouts = active()
     found: dict[str, list[ExtractFile]] = {name: [] for name in EXTRACTS}
-    for path in sorted(Path(landing).glob("*.csv")):
+    for path in sorted(p for p in Path(landing).iterdir() if p.is_file()) if Path(landing).is_dir() else []:
+        for name, layout in layouts.items():
+            stamp = layout.match(path.name)
+            if stamp and stamp <= as_of:
+                found[name].append(ExtractFile(path, name, stamp))
         m = FILE_PATTERN.match(path.name)
-        if not m or m["extract"] not in EXTRACTS:
+        if not m or m["extract"] not in EXTRACTS or m["extract"] in layouts:
             continue
         try:
             stamp = date(int(m["stamp"][:4]), int(m["stamp"][4:6]), int(m["stamp"][6:]))
@@ -179,6 +187,8 @@ class ReadResult:
     shape_problems: pl.DataFrame  # _line, problem: lines whose field count differs from the header
     extra_columns: list[str]
     blank_lines: int
+    extract: Extract | None = None  # the columns read, in the file's own names (a layout's), if not the contract's
+    mapped: pl.DataFrame | None = None  # raw with a layout's codes and dates in the contract's terms
 
     @property
     def rows_read(self) -> int:
@@ -186,12 +196,61 @@ class ReadResult:
 
 
 def read_extract(file: ExtractFile, extract: Extract | None = None) -> ReadResult:
+    """A file as text in the extract's columns: by the contract, or by the extract's layout file."""
+    if extract is None:
+        from pipelines.layouts import active
+
+        layout = active().get(file.extract)
+        if layout is not None:
+            return read_with_layout(file, layout)
     extract = extract or EXTRACTS[file.extract]
     data = file.path.read_bytes()
-    sha256 = hashlib.sha256(data).hexdigest()
     if not data[:65536].strip(BOM + b" \r\n\t") and len(data) <= 65536:
         raise ExtractRejected(file.path, 1, "ファイルが空です（ヘッダー行がありません）")
     encoding, text = decode(file.path, data)
+    return _parse_csv(file, data, encoding, text, extract)
+
+
+def read_with_layout(file: ExtractFile, layout) -> ReadResult:
+    """A department's own layout (config/layouts/<extract>.yml): CSV with its headers, or fixed-width
+    records cut by byte ranges; its codes and date formats mapped to the contract's for validation, its
+    own text and column names kept for quarantine."""
+    from pipelines.layouts import fixed_fields, mapped
+
+    data = file.path.read_bytes()
+    if not data.strip(BOM + b" \r\n\t"):
+        raise ExtractRejected(file.path, 1, "ファイルが空です")
+    if layout.format == "csv":
+        encoding, text = _decode_as(file.path, data, layout.encoding)
+        read = _parse_csv(file, data, encoding, text, layout.extract)
+    else:
+        raw, problems, blank = fixed_fields(data, layout)
+        encoding = "cp932" if layout.encoding in ("auto", "cp932") else layout.encoding
+        read = ReadResult(file, f"{encoding} (fixed-width)", hashlib.sha256(data).hexdigest(), len(data),
+                          raw.select(LINE, *[c.japanese for c in layout.extract.columns
+                                             if c.japanese in raw.columns]).with_columns(
+                              [pl.lit(None, pl.String).alias(c.japanese) for c in layout.extract.columns
+                               if c.japanese not in raw.columns]),
+                          problems, [], blank)
+    read.extract = layout.extract
+    read.mapped = mapped(read.raw, layout)
+    return read
+
+
+def _decode_as(path: Path, data: bytes, encoding: str) -> tuple[str, bytes]:
+    if encoding == "auto":
+        return decode(path, data)
+    skip = BOM if data.startswith(BOM) else b""
+    try:
+        return encoding, _transcode(data[len(skip):], "cp932" if encoding == "cp932" else "utf-8", path, len(skip))
+    except UnicodeDecodeError as e:
+        offset = e.start + len(skip)
+        raise ExtractRejected(path, data.count(b"\n", 0, offset) + 1, f"文字コード {encoding} として読めないバイトがあります"
+                                                                      f"（バイト位置 {offset}）") from None
+
+
+def _parse_csv(file: ExtractFile, data: bytes, encoding: str, text: bytes, extract: Extract) -> ReadResult:
+    sha256 = hashlib.sha256(data).hexdigest()
     header_line = text[:text.find(b"\n")] if b"\n" in text[:65536] else text
     header = [h.strip(" \u3000\t\r") for h in next(csv.reader([header_line.decode("utf-8")]))]
     missing = [c for c in extract.required_headers if c not in header]
@@ -225,7 +284,7 @@ def read_extract(file: ExtractFile, extract: Extract | None = None) -> ReadResul
     extra = [h for h in header if h not in extract.headers]
     keep = [c.japanese for c in extract.columns]
     raw = raw.select(LINE, *[pl.col(c) if c in header else pl.lit(None, pl.String).alias(c) for c in keep])
-    return ReadResult(file, encoding, sha256, len(data), raw, shape, extra, int(blank.sum()))
+    return ReadResult(file, encoding, sha256, len(data), raw, shape, extra, int(blank.sum()), extract)
 
 
 def _lines(text: bytes) -> pl.DataFrame:
@@ -260,12 +319,13 @@ class ValidatedExtract:
 def validate(read: ReadResult, as_of: date, extract: Extract | None = None,
              schema: pa.DataFrameSchema | None = None) -> ValidatedExtract:
     """Normalise, run the extract's pandera schema, and split valid rows from quarantined ones."""
-    extract = extract or EXTRACTS[read.file.extract]
-    typed = normalise(read.raw, extract)
+    extract = extract or read.extract or EXTRACTS[read.file.extract]
+    typed = normalise(read.mapped if read.mapped is not None else read.raw, extract)
     if read.shape_problems.height:  # (a join over every row: 4 s for 13 M attendance rows, so only when needed)
-        shape = read.shape_problems.group_by(LINE).agg(pl.col("problem"))
+        # a malformed line (fields missing, a character cut) is said as such, not by what follows from it
+        shape = read.shape_problems.group_by(LINE).agg(pl.col("problem").unique(maintain_order=True))
         typed = typed.join(shape, on=LINE, how="left").with_columns(
-            pl.concat_list(pl.col("problem").fill_null([]), PROBLEMS).alias(PROBLEMS)).drop("problem")
+            pl.coalesce("problem", PROBLEMS).alias(PROBLEMS)).drop("problem")
     readable = typed.filter(pl.col(PROBLEMS).list.len() == 0).drop(PROBLEMS)
     schema = schema or SCHEMAS[extract.name](read.file.extracted_on)
     schema_problems = _schema_problems(readable, schema, extract)

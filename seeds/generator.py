@@ -760,7 +760,7 @@ class GenerationResult:
 
 
 def generate(preset: str, seed: int, as_of: date, out: Path, dirty: bool = False, days: int = 1,
-             rates: Rates = Rates()) -> GenerationResult:
+             rates: Rates = Rates(), layout: str | None = None) -> GenerationResult:
     """Write ``out/landing/<extract>_<YYYYMMDD>.csv`` and ``out/answers/``.
 
     Snapshots are written for T − days and T; attendance as one file for the school year up to T − days
@@ -796,6 +796,11 @@ def generate(preset: str, seed: int, as_of: date, out: Path, dirty: bool = False
         path = landing / f"shukketsu_{(EPOCH + timedelta(days=d)).strftime('%Y%m%d')}.csv"
         write_csv(delta, path)
         files[path.name] = delta.height
+    if layout:  # some departments' files in example vendor layouts, with the layout files that read them
+        from seeds.layouts import write_layout_example
+
+        for path in write_layout_example(layout, landing, out / "layouts"):
+            files[path.name] = files.pop(path.name, None) or 0
     world.planted.write_csv(answers / "planted_children.csv")
     persons = world.persons
     result = GenerationResult(
