@@ -47,6 +47,7 @@ class AuditLog:
             entry["hash"] = _digest(entry)
             # one write() of the whole line: a process killed here leaves the line whole or absent
             os.write(f.fileno(), (json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
+            os.fsync(f.fileno())  # on disk before the action it records goes on
             # the head (last seq and hash) beside the log, so that removing the last entries is seen too;
             # replaced by a rename, so a kill leaves the old head or the new one, never half of one
             head = self.head_path.with_suffix(".head.tmp")
