@@ -85,15 +85,3 @@ def rerun_tonight(nightly_home: dict, folder: Path, change_landing) -> tuple[Pat
     shutil.copytree(nightly_home["home"], home, ignore=shutil.ignore_patterns(".dagster"))
     return home, landing, run_nightly(home, landing, AS_OF, quiet=True)
 
-
-def pytest_collection_modifyitems(config, items):
-    """Two workers (pytest-xdist, --dist loadgroup): every test of a file on one worker, so a file's nights
-    run once, and every file that uses the shared two-night home (nightly_home) on one worker, so that
-    home's nights run once too."""
-    files = {}
-    for item in items:
-        file = item.nodeid.split("::")[0]
-        files[file] = files.get(file, False) or "nightly_home" in getattr(item, "fixturenames", ())
-    for item in items:
-        file = item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group("nightly_home" if files[file] else file))
