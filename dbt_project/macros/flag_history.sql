@@ -14,6 +14,6 @@
     from {{ history }} as h
     where h.as_of = (select max(as_of) from {{ runs }} where as_of < {{ as_of() }})
     {%- else -%}
-    select cast(null as varchar) as address_code where false
+    select cast(null as {{ dbt.type_string() }}) as address_code where false
     {%- endif -%}
 {%- endmacro %}

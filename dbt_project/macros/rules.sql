@@ -24,12 +24,15 @@
 
 {# "Within N days" of flag-rules.md: T − N < date ≤ T. #}
 {% macro within_days(column, days) -%}
-    ({{ column }} > {{ as_of() }} - interval ({{ days }}) day and {{ column }} <= {{ as_of() }})
+    ({{ column }} > {{ add_days(as_of(), '-(' ~ days ~ ')') }} and {{ column }} <= {{ as_of() }})
 {%- endmacro %}
 
-{# Completed years on T (a person born on 2008-11-24 is 18 on 2026-11-24). #}
+{# Completed years on a date (a person born on 2008-11-24 is 18 on 2026-11-24): the difference of the
+   years, less one before the birthday of that year. Plain arithmetic, the same on every engine. #}
 {% macro age_on(birth_date, on_date) -%}
-    date_sub('year', {{ birth_date }}, {{ on_date }})
+    (year({{ on_date }}) - year({{ birth_date }})
+     - case when month({{ on_date }}) * 100 + day({{ on_date }}) < month({{ birth_date }}) * 100 + day({{ birth_date }})
+            then 1 else 0 end)
 {%- endmacro %}
 
 {# A programme record is ongoing on T when 開始日 ≤ T and (終了日 is empty or 終了日 ≥ T). #}
@@ -37,9 +40,19 @@
     ({{ start_date }} <= {{ as_of() }} and ({{ end_date }} is null or {{ end_date }} >= {{ as_of() }}))
 {%- endmacro %}
 
-{# Japanese date for reasons: 2026-08-03 #}
+{# A date in reasons: 2026-08-03 (a date cast to text is ISO on every engine) #}
 {% macro ymd(column) -%}
-    strftime({{ column }}, '%Y-%m-%d')
+    cast({{ column }} as {{ dbt.type_string() }})
+{%- endmacro %}
+
+{# A month in reasons: 2026年10月 #}
+{% macro year_month_ja(column) -%}
+    cast(year({{ column }}) as {{ dbt.type_string() }}) || '年' || cast(month({{ column }}) as {{ dbt.type_string() }}) || '月'
+{%- endmacro %}
+
+{# Whether a code starts with a prefix (substr is the same on every engine; starts_with is not) #}
+{% macro has_prefix(code, prefix) -%}
+    substr({{ code }}, 1, {{ prefix | length }}) = '{{ prefix }}'
 {%- endmacro %}
 
 {# The support office of a 町丁目コード, from config/offices.yml: the first office with a matching prefix,
@@ -49,7 +62,7 @@
     {%- set default = cfg.get('default_office', {}) -%}
     case
     {%- for office in cfg.get('offices', []) %}
-        when {% for prefix in office['areas'] %}starts_with({{ area_code }}, '{{ prefix }}'){% if not loop.last %} or {% endif %}{% endfor %} then '{{ office[field] }}'
+        when {% for prefix in office['areas'] %}{{ has_prefix(area_code, prefix) }}{% if not loop.last %} or {% endif %}{% endfor %} then '{{ office[field] }}'
     {%- endfor %}
         when true then '{{ default.get(field, "00" if field == "code" else "こども家庭センター") }}'
     end
@@ -58,7 +71,7 @@
 {# True only when offices are configured and none covers the area (then the summary says so). #}
 {% macro office_is_default(area_code) -%}
     {%- set cfg = var('offices') -%}
-    {{ 'false and ' if not cfg.get('offices') else '' }}not ({% for office in cfg.get('offices', []) %}{% for prefix in office['areas'] %}starts_with({{ area_code }}, '{{ prefix }}') or {% endfor %}{% endfor %}false)
+    {{ 'false and ' if not cfg.get('offices') else '' }}not ({% for office in cfg.get('offices', []) %}{% for prefix in office['areas'] %}{{ has_prefix(area_code, prefix) }} or {% endfor %}{% endfor %}false)
 {%- endmacro %}
 
 {# The domain of a signal id, and the order of signals as listed in config/rules.yml (E1 … H2). #}
@@ -90,19 +103,20 @@
 
 {# A list of signal ids as the caseworkers read it: 'S1 月間欠席、H1 要精密・要医療' (empty for none). #}
 {% macro signal_labels(list_column) -%}
-    array_to_string(list_transform({{ list_column }}, lambda s: case s
-    {%- for id, s in var('rules')['signals'].items() %} when '{{ id }}' then '{{ id }} {{ s["label"] }}'{% endfor %}
-    end), '、')
+    {%- set label -%}
+    case x{% for id, s in var('rules')['signals'].items() %} when '{{ id }}' then '{{ id }} {{ s["label"] }}'{% endfor %} end
+    {%- endset -%}
+    {{ list_join(list_transform(list_column, label), "'、'") }}
 {%- endmacro %}
 
 {# The corrections (受付番号) of the rows a fact rests on, gathered over a group of rows. #}
 {% macro corrections_of(column) -%}
-    list_distinct(flatten(list({{ column }}) filter (where {{ column }} is not null)))
+    {{ collect_flat_distinct(column) }}
 {%- endmacro %}
 
 {# （訂正済 受付番号） after a reason that rests on a corrected row (rights.md); empty otherwise. #}
 {% macro corrected_note(list_expression) -%}
-    case when len(coalesce({{ list_expression }}, [])) > 0
-         then '（訂正済 ' || array_to_string(list_sort(list_distinct({{ list_expression }})), '・') || '）'
+    case when {{ list_length('coalesce(' ~ list_expression ~ ', ' ~ empty_list() ~ ')') }} > 0
+         then '（訂正済 ' || {{ list_join(list_sorted_distinct(list_expression), "'・'") }} || '）'
          else '' end
 {%- endmacro %}

@@ -9,8 +9,8 @@
 
 with bounds as (
     select
-        date_trunc('month', {{ as_of() }}) - interval 1 month as last_month_start,
-        date_trunc('month', {{ as_of() }}) as this_month_start,
+        {{ add_months(month_start(as_of()), -1) }} as last_month_start,
+        {{ month_start(as_of()) }} as this_month_start,
         make_date(year({{ as_of() }}) - case when month({{ as_of() }}) < 4 then 1 else 0 end, 4, 1) as school_year_start
 ),
 
@@ -28,22 +28,21 @@ select
     count(*) filter (where a.is_absent and a.school_day >= b.last_month_start
                                        and a.school_day < b.this_month_start) as absences_last_month,
     -- the corrections (受付番号) of the rows each window counts, for the reasons (訂正済)
-    list_distinct(flatten(list(a.corrections) filter (where a.corrections is not null
-        and a.school_day >= b.last_month_start and a.school_day < b.this_month_start))) as corrections_last_month,
-    list_distinct(flatten(list(a.corrections) filter (where a.corrections is not null
-        and a.school_day >= b.school_year_start))) as corrections_school_year,
-    list_distinct(flatten(list(a.corrections) filter (where a.corrections is not null
-        and a.school_day > {{ as_of() }} - interval ({{ recent }} + {{ baseline }}) day))) as corrections_recent,
+    {{ collect_flat_distinct('a.corrections',
+        'a.school_day >= b.last_month_start and a.school_day < b.this_month_start') }} as corrections_last_month,
+    {{ collect_flat_distinct('a.corrections', 'a.school_day >= b.school_year_start') }} as corrections_school_year,
+    {{ collect_flat_distinct('a.corrections', 'a.school_day > ' ~ add_days(as_of(), '-(' ~ recent ~ ' + ' ~ baseline ~ ')')) }}
+        as corrections_recent,
     any_value(b.school_year_start) as school_year_start,
     count(*) filter (where a.is_absent and a.school_day >= b.school_year_start) as absences_school_year,
     count(*) filter (where a.is_late_or_early and {{ within_days('a.school_day', recent) }}) as late_recent,
     count(*) filter (where a.is_late_or_early
-                       and a.school_day > {{ as_of() }} - interval ({{ recent }} + {{ baseline }}) day
-                       and a.school_day <= {{ as_of() }} - interval ({{ recent }}) day) as late_baseline,
+                       and a.school_day > {{ add_days(as_of(), '-(' ~ recent ~ ' + ' ~ baseline ~ ')') }}
+                       and a.school_day <= {{ add_days(as_of(), '-' ~ recent) }}) as late_baseline,
     count(*) filter (where a.visited_nurse and {{ within_days('a.school_day', nurse_recent) }}) as nurse_recent,
     count(*) filter (where a.visited_nurse
-                       and a.school_day > {{ as_of() }} - interval ({{ nurse_recent }} + {{ nurse_baseline }}) day
-                       and a.school_day <= {{ as_of() }} - interval ({{ nurse_recent }}) day) as nurse_baseline
+                       and a.school_day > {{ add_days(as_of(), '-(' ~ nurse_recent ~ ' + ' ~ nurse_baseline ~ ')') }}
+                       and a.school_day <= {{ add_days(as_of(), '-' ~ nurse_recent) }}) as nurse_baseline
 from attendance as a
 cross join bounds as b
 group by a.address_code, a.pupil_id

@@ -137,7 +137,8 @@ weights as (  -- H2: the two newest weights
         older.weight_kg as older_weight, older.attended_date as older_weighed_on,
         newer.weight_kg as newer_weight, newer.attended_date as newer_weighed_on,
         round(newer.weight_kg / older.weight_kg, 4) as weight_ratio,
-        list_concat(coalesce(older.corrections, []), coalesce(newer.corrections, [])) as weight_corrections
+        {{ list_concat('coalesce(older.corrections, ' ~ empty_list() ~ ')',
+                       'coalesce(newer.corrections, ' ~ empty_list() ~ ')') }} as weight_corrections
     from weighed as newer
     inner join weighed as older on older.address_code = newer.address_code and older.weight_rank = 2
     where newer.weight_rank = 1
@@ -154,9 +155,9 @@ attendance as (  -- S1–S4: a child with two enrolments (a move mid-year) count
         max(late_baseline) as late_baseline,
         max(nurse_recent) as nurse_recent,
         max(nurse_baseline) as nurse_baseline,
-        list_distinct(flatten(list(corrections_last_month))) as absence_month_corrections,
-        list_distinct(flatten(list(corrections_school_year))) as absence_year_corrections,
-        list_distinct(flatten(list(corrections_recent))) as recent_corrections
+        {{ corrections_of('corrections_last_month') }} as absence_month_corrections,
+        {{ corrections_of('corrections_school_year') }} as absence_year_corrections,
+        {{ corrections_of('corrections_recent') }} as recent_corrections
     from {{ ref('int_attendance_windows') }}
     group by address_code
 )

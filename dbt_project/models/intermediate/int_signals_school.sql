@@ -6,7 +6,7 @@ with m as (
 select
     address_code,
     'S1' as signal_id,
-    {{ signal_label('S1') }} || ': ' || strftime(last_month_start, '%Y年%-m月') || ' 欠席'
+    {{ signal_label('S1') }} || ': ' || {{ year_month_ja('last_month_start') }} || ' 欠席'
         || absences_last_month || '日' || {{ corrected_note('absence_month_corrections') }} as reason
 from m
 where {{ fires('S1', var('rules'), 'm') }}

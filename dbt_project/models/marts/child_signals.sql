@@ -7,17 +7,16 @@ with children as (
 signals as (
     select
         address_code,
-        list(signal_id order by signal_order) as signal_ids,
-        list(distinct domain order by domain) as domain_set,
-        string_agg(reason, chr(10) order by signal_order) as reasons,
+        {{ collect_ordered('signal_id', 'signal_order') }} as signal_ids,
+        {{ list_join(collect_ordered('reason', 'signal_order'), 'chr(10)') }} as reasons,
         count(distinct domain) as domain_count
     from {{ ref('int_child_signals_long') }}
     group by address_code
 ),
 
 domains as (
-    select address_code, string_agg(domain, '・' order by domain_order) as domains
-    from (select distinct address_code, domain, domain_order from {{ ref('int_child_signals_long') }})
+    select address_code, {{ list_join(collect_ordered('domain', 'domain_order'), "'・'") }} as domains
+    from (select distinct address_code, domain, domain_order from {{ ref('int_child_signals_long') }}) as d
     group by address_code
 ),
 
@@ -28,7 +27,8 @@ supported as (
 ),
 
 schools as (
-    select address_code, arg_max(school_code, grade) as school_code, arg_max(school_name, grade) as school_name,
+    select address_code, {{ value_at_max('school_code', 'grade') }} as school_code,
+           {{ value_at_max('school_name', 'grade') }} as school_name,
            max(grade) as grade
     from {{ ref('int_pupils') }}
     group by address_code
@@ -50,9 +50,9 @@ select
     sc.school_code,
     sc.school_name,
     sc.grade,
-    coalesce(s.signal_ids, []) as signal_ids,
+    coalesce(s.signal_ids, {{ empty_list() }}) as signal_ids,
     {% for id in var('rules')['signals'] %}
-    list_contains(coalesce(s.signal_ids, []), '{{ id }}') as signal_{{ id | lower }},
+    {{ list_has('coalesce(s.signal_ids, ' ~ empty_list() ~ ')', "'" ~ id ~ "'") }} as signal_{{ id | lower }},
     {% endfor %}
     coalesce(s.domain_count, 0) as domain_count,
     coalesce(d.domains, '') as domains,

@@ -31,6 +31,6 @@ select
     *,
     review_is_valid and last_review_result in ('支援不要', '対象外') as is_cleared_by_review,
     review_is_valid and last_review_result in ('支援不要', '対象外')
-        and len(signals_since_review) = 0 as is_left_off,
+        and {{ list_length('signals_since_review') }} = 0 as is_left_off,
     review_is_valid and last_review_result in ('要支援', '支援中') as is_supported_by_review
 from compared

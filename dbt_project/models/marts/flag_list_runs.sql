@@ -1,5 +1,5 @@
 -- One row per night the list was made, even when nobody was flagged.
-{{ config(materialized='incremental', unique_key='as_of', incremental_strategy='delete+insert') }}
+{{ config(materialized='incremental', unique_key='as_of', incremental_strategy=night_replace_strategy(), partition_by=night_partition()) }}
 
 select
     {{ as_of() }} as as_of,

@@ -21,6 +21,6 @@ select
     min(as_of) as listed_from,
     max(as_of) as listed_until,
     count(*) as nights_listed,
-    arg_min(office_code, as_of) as office_code
+    {{ value_at_min('office_code', 'as_of') }} as office_code
 from listed
 group by address_code, run_key
