@@ -221,6 +221,34 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
+def cmd_spark_export(args: argparse.Namespace) -> int:
+    """The store's raw tables as Parquet folders, for the same models on Spark (audited)."""
+    import getpass
+
+    from pipelines.spark import export_raw
+
+    rows = export_raw(Path(args.home).resolve(), Path(args.out), getpass.getuser())
+    print(f"{len(rows)} raw tables, {sum(rows.values()):,} rows, as Parquet in {Path(args.out).resolve()} "
+          "(restricted data, unencrypted: keep it on encrypted storage)")
+    return 0
+
+
+def cmd_spark_build(args: argparse.Namespace) -> int:
+    """dbt build --target spark over the Parquet folders."""
+    from pipelines.spark import build
+
+    print("dbt build --target spark (starting Spark in process; a minute or more) …", flush=True)
+    out = build(Path(args.parquet), Path(args.warehouse), args.as_of)
+    summary = [line for line in out.stdout.splitlines() if "Done." in line or "ERROR" in line or "FAIL" in line]
+    print("\n".join(summary[-20:]))
+    if out.returncode != 0:
+        print(f"mimamori spark build: dbt failed (exit {out.returncode}); the whole log is in "
+              f"{Path(args.warehouse).parent / 'dbt' / 'logs' / 'dbt.log'}", file=sys.stderr)
+        return 1
+    print(f"tables in {Path(args.warehouse).resolve()} (<schema>.db/<table>/, Parquet)")
+    return 0
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from pipelines.audit import verify
 
@@ -305,6 +333,18 @@ def main(argv: list[str] | None = None) -> int:
     audit_verify = audit_sub.add_parser("verify", help="check the chain; name the first entry that was tampered")
     audit_verify.add_argument("--home", default="./data")
     audit_verify.set_defaults(func=cmd_audit_verify)
+
+    spark = sub.add_parser("spark", help="the same dbt models on Spark (a consortium's engine)")
+    spark_sub = spark.add_subparsers(dest="spark_command", required=True)
+    spark_export = spark_sub.add_parser("export", help="the store's raw tables as Parquet folders (audited)")
+    spark_export.add_argument("--home", default="./data")
+    spark_export.add_argument("--out", required=True)
+    spark_export.set_defaults(func=cmd_spark_export)
+    spark_build = spark_sub.add_parser("build", help="dbt build --target spark over the Parquet folders")
+    spark_build.add_argument("--parquet", required=True, help="the folders mimamori spark export wrote")
+    spark_build.add_argument("--warehouse", required=True, help="where Spark writes the models' tables")
+    spark_build.add_argument("--as-of", type=_date, required=True, help="the night's date T")
+    spark_build.set_defaults(func=cmd_spark_build)
 
     parse = sub.add_parser("dbt-parse", help="write the dbt manifest that the Dagster definitions load")
     parse.set_defaults(func=cmd_dbt_parse)
