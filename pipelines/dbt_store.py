@@ -19,8 +19,10 @@ class Plugin(BasePlugin):
 
     def configure_connection(self, conn) -> None:
         from pipelines.keys import secret
+        from pipelines.warehouse import limit_memory
 
         home = Path(os.environ["MIMAMORI_HOME"])
+        limit_memory(conn, home / "warehouse" / "tmp")
         if self.store == "analysis":  # the lab reads the analysts' store, never writes it
             conn.execute(f"ATTACH '{home / 'warehouse' / 'analysis.duckdb'}' AS analysis (READ_ONLY)")
             return

@@ -190,9 +190,11 @@ class ReadResult:
     extract: Extract | None = None  # the columns read, in the file's own names (a layout's), if not the contract's
     mapped: pl.DataFrame | None = None  # raw with a layout's codes and dates in the contract's terms
 
+    rows_total: int | None = None  # read in batches: the file's rows (raw then holds none)
+
     @property
     def rows_read(self) -> int:
-        return self.raw.height
+        return self.raw.height if self.rows_total is None else self.rows_total
 
 
 def read_extract(file: ExtractFile, extract: Extract | None = None) -> ReadResult:
@@ -250,7 +252,15 @@ def _decode_as(path: Path, data: bytes, encoding: str) -> tuple[str, bytes]:
 
 
 def _parse_csv(file: ExtractFile, data: bytes, encoding: str, text: bytes, extract: Extract) -> ReadResult:
-    sha256 = hashlib.sha256(data).hexdigest()
+    header = parse_header(file, text, extract)
+    body = text[text.find(b"\n") + 1:] if b"\n" in text else b""
+    raw, shape, blank = parse_body(file, body, header, extract, first_line=2)
+    extra = [h for h in header if h not in extract.headers]
+    return ReadResult(file, encoding, hashlib.sha256(data).hexdigest(), len(data), raw, shape, extra, blank, extract)
+
+
+def parse_header(file: ExtractFile, text: bytes, extract: Extract) -> list[str]:
+    """The header's column names; a file without the contract's required columns is rejected at line 1."""
     header_line = text[:text.find(b"\n")] if b"\n" in text[:65536] else text
     header = [h.strip(" \u3000\t\r") for h in next(csv.reader([header_line.decode("utf-8")]))]
     missing = [c for c in extract.required_headers if c not in header]
@@ -261,35 +271,40 @@ def _parse_csv(file: ExtractFile, data: bytes, encoding: str, text: bytes, extra
     if len(set(header)) != len(header):
         dup = sorted({h for h in header if header.count(h) > 1})
         raise ExtractRejected(file.path, 1, f"同じ列名が複数あります: {', '.join(dup)}")
+    return header
 
-    lines = _lines(text)
+
+def parse_body(file: ExtractFile, body: bytes, header: list[str], extract: Extract,
+               first_line: int) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Lines of UTF-8 text after the header, the first of them the file's line ``first_line``: (the
+    contract's columns as text with _line, the lines whose field count differs from the header, blank lines)."""
+    lines = _lines(body)
     fields = lines.select(
         pl.col("line").str.replace_all('"[^"]*"', "").str.count_matches(",").fill_null(-1) + 1).to_series()
     max_fields = max(int(fields.max() or 0), len(header))
     names = header + [f"_extra_field_{i}" for i in range(max_fields - len(header))]
     schema = {n: pl.String for n in names}
-    raw = pl.read_csv(io.BytesIO(text), has_header=False, skip_lines=1, schema=schema, missing_columns="insert",
+    raw = pl.read_csv(io.BytesIO(body), has_header=False, schema=schema, missing_columns="insert",
                       truncate_ragged_lines=True, empty_string_is_null=False, raise_if_empty=False) \
         if lines.height else pl.DataFrame(schema=schema)
     if raw.height != lines.height:
         first = lines.with_row_index().filter(
             pl.col("line").str.count_matches('"').fill_null(0) % 2 == 1)["index"].first()
-        raise ExtractRejected(file.path, (first or 0) + 2,
+        raise ExtractRejected(file.path, (first or 0) + first_line,
                               "引用符の中に改行があるか、引用符が閉じていません（1行1件の契約に合いません）")
-    raw = raw.with_columns(pl.int_range(2, raw.height + 2).alias(LINE), _fields=fields)
+    raw = raw.with_columns(pl.int_range(first_line, raw.height + first_line).alias(LINE), _fields=fields)
     blank = raw.select(pl.col("_fields") == 0).to_series() | lines["line"].is_null()
     raw = raw.filter(~blank)
     shape = raw.filter(pl.col("_fields") != len(header)).select(
         LINE, problem=pl.format("列数が{}です（ヘッダーは{}列）", pl.col("_fields"), pl.lit(len(header))))
-    extra = [h for h in header if h not in extract.headers]
     keep = [c.japanese for c in extract.columns]
     raw = raw.select(LINE, *[pl.col(c) if c in header else pl.lit(None, pl.String).alias(c) for c in keep])
-    return ReadResult(file, encoding, sha256, len(data), raw, shape, extra, int(blank.sum()), extract)
+    return raw, shape, int(blank.sum())
 
 
-def _lines(text: bytes) -> pl.DataFrame:
-    """The lines after the header (CR stripped), to count each line's fields and to find blank lines."""
-    lines = pl.read_csv(io.BytesIO(text), separator="\x1f", quote_char=None, has_header=False, skip_lines=1,
+def _lines(body: bytes) -> pl.DataFrame:
+    """The lines (CR stripped), to count each line's fields and to find blank lines."""
+    lines = pl.read_csv(io.BytesIO(body), separator="\x1f", quote_char=None, has_header=False,
                         new_columns=["line"], infer_schema=False, raise_if_empty=False)
     return lines if lines.width else pl.DataFrame(schema={"line": pl.String})
 
@@ -303,10 +318,13 @@ class ValidatedExtract:
     valid: pl.DataFrame  # typed, English column names, with _line
     quarantine: pl.DataFrame  # 行番号, 理由, then the original text columns
     reasons: dict[str, int] = field(default_factory=dict)  # reason (without the value) → rows
+    readable_keys: pl.DataFrame | None = None  # _line + the unique key of rows that normalised (if asked)
+    staged: str | None = None  # read in batches: the valid rows wait in this table of the store, not in `valid`
+    rows_staged: int = 0
 
     @property
     def rows_loaded(self) -> int:
-        return self.valid.height
+        return self.rows_staged if self.staged else self.valid.height
 
     @property
     def rows_quarantined(self) -> int:
@@ -317,7 +335,7 @@ class ValidatedExtract:
 
 
 def validate(read: ReadResult, as_of: date, extract: Extract | None = None,
-             schema: pa.DataFrameSchema | None = None) -> ValidatedExtract:
+             schema: pa.DataFrameSchema | None = None, keys: tuple[str, ...] = ()) -> ValidatedExtract:
     """Normalise, run the extract's pandera schema, and split valid rows from quarantined ones."""
     extract = extract or read.extract or EXTRACTS[read.file.extract]
     typed = normalise(read.mapped if read.mapped is not None else read.raw, extract)
@@ -343,7 +361,8 @@ def validate(read: ReadResult, as_of: date, extract: Extract | None = None,
             f"{c.japanese}（ファイルの値）" if c.japanese == "理由" else c.japanese) for c in extract.columns])
     reasons = problems.select(pl.col("problem").str.replace(r"「.*」", "")).to_series().value_counts()
     return ValidatedExtract(read, valid, quarantine,
-                            {r: int(n) for r, n in zip(reasons["problem"], reasons["count"])})
+                            {r: int(n) for r, n in zip(reasons["problem"], reasons["count"])},
+                            readable.select(LINE, *keys) if keys else None)
 
 
 def _schema_problems(df: pl.DataFrame, schema: pa.DataFrameSchema, extract: Extract) -> pl.DataFrame:

@@ -36,6 +36,7 @@ from pipelines.warehouse import (
     table_exists,
     upsert_delta,
 )
+from pipelines.streaming import batch_bytes_for, validate_in_batches
 from schemas.contract import EXTRACTS, Extract
 
 MAX_QUARANTINE_SHARE = 0.01  # more than 1 % of a file's rows set aside is worth a look
@@ -59,9 +60,11 @@ class NightReport:
 
 def _ingest_file(con, home: MimamoriHome, file: ExtractFile, as_of: date, run_id: str,
                  report: NightReport, context: dg.AssetExecutionContext) -> ValidatedExtract | None:
-    context.log.info(f"reading {file.name}")
+    batch_bytes = batch_bytes_for(file)
+    context.log.info(f"reading {file.name}" + (f" in batches of {batch_bytes:,} bytes" if batch_bytes else ""))
     try:
-        validated = validate(read_extract(file), as_of)
+        validated = validate_in_batches(con, file, as_of, batch_bytes) if batch_bytes else \
+            validate(read_extract(file), as_of)
     except ExtractRejected as rejected:
         context.log.error(f"rejected: {rejected}")
         report.rejected.append(str(rejected))

@@ -1,0 +1,283 @@
+"""A large extract read, validated and staged in bounded batches, so that memory stays flat in the file's
+size (fukuoka's 580 MB attendance file took 5.9 GB read whole; a yokohama one would take 13 GB).
+
+The file is cut at line ends into batches of about ``batch_bytes``; each batch is decoded (strictly, in
+the encoding the first batch with a non-ASCII byte settles), parsed, normalised and checked by the
+extract's pandera schema exactly as a whole file is (``pipelines.ingest``), and its valid rows wait in a
+temporary table of the connection (``staged_<extract>``: DuckDB keeps it within its memory limit and
+spills the rest to the home's spill folder; a killed process leaves nothing) until the file's load
+replaces or updates the department's table in one transaction. Results are the whole-file path's, row for row: the same
+quarantine lines and reasons, the same reconciliation.
+
+The one check no batch can make alone is the file's unique key (a key may repeat across batches).
+Each batch's pandera check sees its own rows; the keys of every readable row are staged too, and after
+the last batch the store finds the keys repeated across batches (grouped by a 64-bit hash, confirmed on
+the keys). A repeat gets the reason the whole-file check gives, naming the key's first line in the file;
+a repeated row that was valid leaves the staged rows for the quarantine, its text read again from its
+batch (duplicates are few, so that costs one batch's decoding, not the file's).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines.config import operations
+from pipelines.ingest import (
+    BOM,
+    LINE,
+    ExtractFile,
+    ExtractRejected,
+    ReadResult,
+    ValidatedExtract,
+    _transcode,
+    parse_body,
+    parse_header,
+    validate,
+)
+from pipelines.warehouse import _provenance
+from schemas.contract import EXTRACTS, Extract
+from schemas.extracts import SCHEMAS
+
+BATCH_BYTES = 48 * 1024 * 1024  # ~370k attendance records, ~0.4 GB of frames while validated
+BATCH_ENV = "MIMAMORI_INGEST_BATCH_BYTES"  # set: every file in batches of this size (tests, small machines)
+
+
+def batch_bytes_for(file: ExtractFile) -> int | None:
+    """The batch size to read this file in, or None to read it whole (small files; departments' own
+    layouts, which are read whole)."""
+    from pipelines.layouts import active
+
+    if active().get(file.extract) is not None:
+        return None
+    forced = os.environ.get(BATCH_ENV)
+    if forced:
+        return int(forced)
+    settings = operations()
+    large = file.path.stat().st_size >= settings.get("ingest_batch_from_mb", 64) * 1024 * 1024
+    return int(settings.get("ingest_batch_mb", 48) * 1024 * 1024) if large else None
+WORK = "temp.main.staged"  # rows waiting for their file's load: the connection's own temporary tables
+DUPLICATE = re.compile(r"（(\d+)行目と同じ）$")
+
+
+@dataclass
+class _Batch:
+    offset: int  # byte offset of the batch in the file
+    length: int
+    first_line: int  # the file's line number of the batch's first data line
+    skip: int  # bytes before the first data line (a BOM; the header in the first batch is skipped after decoding)
+
+
+class _Decoder:
+    """Strict decoding of one file batch by batch, in one encoding for the whole file: UTF-8 with BOM,
+    UTF-8, then CP932, settled by the first batch holding a non-ASCII byte (as ``ingest.decode`` does)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.settled: tuple[str, str] | None = None  # (label, codec)
+
+    def __call__(self, chunk: bytes, offset: int, skip: int, line: int) -> tuple[str, bytes]:
+        data = chunk[skip:]
+        if self.settled is None and offset == 0 and skip:
+            self.settled = ("utf-8-sig", "utf-8")
+        candidates = [self.settled] if self.settled else [("utf-8", "utf-8"), ("cp932", "cp932")]
+        errors: list[tuple[int, str]] = []
+        for label, codec in candidates:
+            try:
+                text = _transcode(data, codec, self.path, offset + skip)
+            except UnicodeDecodeError as e:
+                errors.append((e.start, label))
+                continue
+            if self.settled is None and not data.isascii():
+                self.settled = (label, codec)
+            return self.settled[0] if self.settled else label, text
+        start, label = max(errors)
+        at = offset + skip + start
+        with open(self.path, "rb") as f:
+            f.seek(at)
+            bad = f.read(2).hex(" ")
+        raise ExtractRejected(self.path, line + chunk.count(b"\n", 0, skip + start),
+                              f"文字コード {label} として読めないバイトがあります（バイト位置 {at}、0x{bad}）")
+
+
+def _chunks(path: Path, batch_bytes: int):
+    """(offset, bytes) of the file cut after a line end every ~batch_bytes (0x0A is never inside a CP932
+    or UTF-8 character)."""
+    with open(path, "rb") as f:
+        offset, rest = 0, b""
+        while True:
+            block = f.read(batch_bytes)
+            data = rest + block
+            if not block:
+                if data:
+                    yield offset, data
+                return
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data
+                continue
+            yield offset, data[:cut]
+            offset, rest = offset + cut, data[cut:]
+
+
+def validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_of,
+                        batch_bytes: int = BATCH_BYTES) -> ValidatedExtract:
+    """The file's ValidatedExtract, its valid rows staged in ``temp.main.staged_<extract>``; a
+    rejected file leaves nothing staged."""
+    try:
+        return _validate_in_batches(con, file, as_of, batch_bytes)
+    except BaseException:
+        con.execute(f"DROP TABLE IF EXISTS {WORK}_{file.extract}")
+        con.execute(f"DROP TABLE IF EXISTS {WORK}_{file.extract}_keys")
+        raise
+
+
+def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_of,
+                         batch_bytes: int) -> ValidatedExtract:
+    with open(file.path, "rb") as f:
+        head = f.read(65537)
+    if not head.strip(BOM + b" \r\n\t") and len(head) <= 65536:
+        raise ExtractRejected(file.path, 1, "ファイルが空です（ヘッダー行がありません）")
+    extract = EXTRACTS[file.extract]
+    schema = SCHEMAS[extract.name](file.extracted_on)
+    unique = next((c for c in schema.checks if c.name == "unique_key"), None)
+    key = extract.unique if unique is not None else ()
+    stage, keys_table = f"{WORK}_{extract.name}", f"{WORK}_{extract.name}_keys"
+    con.execute(f"DROP TABLE IF EXISTS {stage}")
+    con.execute(f"DROP TABLE IF EXISTS {keys_table}")
+    con.execute("SET preserve_insertion_order = false")
+
+    decoder, digest = _Decoder(file.path), hashlib.sha256()
+    header: list[str] | None = None
+    batches: list[_Batch] = []
+    quarantines: list[pl.DataFrame] = []
+    reasons: Counter = Counter()
+    rows = blank = 0
+    line = 1
+    label = ""
+    for offset, chunk in _chunks(file.path, batch_bytes):
+        digest.update(chunk)
+        skip = len(BOM) if offset == 0 and chunk.startswith(BOM) else 0
+        label, text = decoder(chunk, offset, skip, line)
+        if header is None:
+            header = parse_header(file, text, extract)
+            body, first_line = (text[text.find(b"\n") + 1:] if b"\n" in text else b""), 2
+        else:
+            body, first_line = text, line
+        batch = _Batch(offset, len(chunk), first_line, skip)
+        raw, shape, b = parse_body(file, body, header, extract, first_line)
+        read = ReadResult(file, label, "", 0, raw, shape, [], b, extract)
+        validated = validate(read, as_of, extract, schema, keys=key)
+        _append(con, stage, _provenance(validated.valid, file.name, file.extracted_on))
+        if key:
+            _append(con, keys_table, validated.readable_keys.with_columns(_batch=pl.lit(len(batches), pl.Int32)))
+        quarantines.append(validated.quarantine)
+        reasons.update(validated.reasons)
+        rows, blank = rows + raw.height, blank + b
+        batches.append(batch)
+        line += chunk.count(b"\n")
+        del raw, read, validated
+    if header is None:
+        raise ExtractRejected(file.path, 1, "ファイルが空です（ヘッダー行がありません）")
+
+    quarantine = pl.concat(quarantines, how="vertical")
+    if key:
+        repeats = _repeated_keys(con, keys_table, key)
+        if repeats.height:
+            others = [c.error for c in schema.checks if c is not unique]
+            quarantine = _mark_repeats(con, file, extract, header, decoder, batches, stage, quarantine, repeats,
+                                       unique.error, others, reasons)
+        con.execute(f"DROP TABLE IF EXISTS {keys_table}")
+    staged = con.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]
+    read = ReadResult(file, label, digest.hexdigest(), file.path.stat().st_size, pl.DataFrame(), pl.DataFrame(),
+                      [h for h in header if h not in extract.headers], blank, extract, rows_total=rows)
+    return ValidatedExtract(read, pl.DataFrame(), quarantine.sort("行番号"), {r: n for r, n in reasons.items() if n > 0}, staged=stage,
+                            rows_staged=staged)
+
+
+def _append(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    con.register("batch", frame.to_arrow())
+    try:
+        con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table.split('.')[-1]} AS SELECT * FROM batch WITH NO DATA")
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM batch")
+    finally:
+        con.unregister("batch")
+
+
+def _repeated_keys(con: duckdb.DuckDBPyConnection, keys_table: str, key: tuple[str, ...]) -> pl.DataFrame:
+    """(_line, first_line, _batch) of every readable row whose key an earlier line of the file holds."""
+    k = ", ".join(key)
+    same = " AND ".join(f"c.{c} IS NOT DISTINCT FROM f.{c}" for c in key)
+    return con.execute(f"""
+        WITH shared AS (SELECT hash({k}) AS h FROM {keys_table} GROUP BY h HAVING count(*) > 1),
+             candidates AS (SELECT * FROM {keys_table} WHERE hash({k}) IN (SELECT h FROM shared)),
+             firsts AS (SELECT {k}, min({LINE}) AS first_line FROM candidates GROUP BY ALL)
+        SELECT c.{LINE} AS {LINE}, f.first_line, c._batch FROM candidates c JOIN firsts f ON {same}
+        WHERE c.{LINE} > f.first_line ORDER BY c.{LINE}""").pl()
+
+
+def _mark_repeats(con, file: ExtractFile, extract: Extract, header: list[str], decoder: _Decoder,
+                  batches: list[_Batch], stage: str, quarantine: pl.DataFrame, repeats: pl.DataFrame,
+                  message: str, others: list[str], reasons: Counter) -> pl.DataFrame:
+    """Each repeated key's reason as the whole file's check gives it (after the column checks' reasons,
+    before the other row checks'); valid repeats move from the staged rows to the quarantine."""
+    first_of = dict(zip(repeats[LINE].to_list(), repeats["first_line"].to_list()))
+    fixed = []
+    for row in quarantine.iter_rows(named=True):
+        first = first_of.pop(row["行番号"], None)
+        if first is not None:
+            row["理由"] = _with_repeat(row["理由"], f"{message}（{first}行目と同じ）", message, others, reasons)
+        fixed.append(row)
+    quarantine = pl.DataFrame(fixed, schema=quarantine.schema) if fixed else quarantine
+    if not first_of:
+        return quarantine
+    moved = pl.DataFrame({LINE: list(first_of), "first_line": list(first_of.values())},
+                         schema={LINE: pl.Int64, "first_line": pl.Int64}).join(
+        repeats.select(LINE, "_batch"), on=LINE)
+    con.register("moved", moved.to_arrow())
+    try:
+        con.execute(f"DELETE FROM {stage} WHERE _source_line IN (SELECT {LINE} FROM moved)")
+    finally:
+        con.unregister("moved")
+    text = pl.concat([_reread(file, extract, header, decoder, batches[i], moved.filter(pl.col("_batch") == i)[LINE])
+                      for i in sorted(set(moved["_batch"].to_list()))])
+    reason = pl.format(f"{message}（{{}}行目と同じ）", "first_line")
+    reasons.update(f"{message}（{f}行目と同じ）" for f in moved["first_line"].to_list())
+    added = text.join(moved.select(LINE, "first_line"), on=LINE).select(
+        pl.col(LINE).alias("行番号"), reason.alias("理由"),
+        *[pl.col(c.japanese).alias(f"{c.japanese}（ファイルの値）" if c.japanese == "理由" else c.japanese)
+          for c in extract.columns])
+    return pl.concat([quarantine, added.select(quarantine.columns)])
+
+
+def _with_repeat(reason: str, repeat: str, message: str, others: list[str], reasons: Counter) -> str:
+    parts = reason.split("; ")
+    for i, part in enumerate(parts):
+        if part.startswith(message) and DUPLICATE.search(part):  # the batch's own check: name the file's first line
+            reasons[part] -= 1
+            reasons[repeat] += 1
+            parts[i] = repeat
+            return "; ".join(parts)
+    at = next((i for i, part in enumerate(parts) if part in others), len(parts))
+    reasons[repeat] += 1
+    return "; ".join(parts[:at] + [repeat] + parts[at:])
+
+
+def _reread(file: ExtractFile, extract: Extract, header: list[str], decoder: _Decoder, batch: _Batch,
+            lines: pl.Series) -> pl.DataFrame:
+    """The text of some lines of one batch, read again from the file."""
+    with open(file.path, "rb") as f:
+        f.seek(batch.offset)
+        chunk = f.read(batch.length)
+    _, text = decoder(chunk, batch.offset, batch.skip, batch.first_line)
+    if batch.offset == 0:
+        text = text[text.find(b"\n") + 1:]
+    raw, _, _ = parse_body(file, text, header, extract, batch.first_line)
+    return raw.filter(pl.col(LINE).is_in(lines.implode()))

@@ -1,0 +1,126 @@
+"""A file read in batches gives what the same file read whole gives: the same valid rows, the same
+quarantine lines and reasons (keys repeated across batches included), the same counts and the same
+rejections — at any batch size."""
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines.ingest import ExtractFile, ExtractRejected, read_extract, validate
+from pipelines.streaming import validate_in_batches
+from pipelines.warehouse import _provenance, connect
+
+AS_OF = date(2026, 11, 30)
+JUMIN = "宛名番号,世帯番号,氏名,氏名カナ,生年月日,性別,続柄,住所,町丁目コード,住民状態,異動事由,異動日"
+GAKUREIBO = "宛名番号,児童生徒番号,学校コード,学校名,学年,学級,在籍状況"
+
+
+def person(code: int, birth: str = "2015-04-02", name: str = "見守　花子") -> str:
+    return f"{code},77,{name},ミマモリ ハナコ,{birth},2,子,みまもり市桜町1丁目2番3号,101001,住民,,"
+
+
+def registry_rows() -> list[str]:
+    """400 people, with every way a key can repeat: across batches (valid, or itself bad), within a later
+    batch after a first copy in an earlier one, after a first copy that was quarantined, and a repeat of a
+    line that could not be read at all (not a key then)."""
+    rows = [person(1000 + i, name="A") if i < 60 else person(1000 + i) for i in range(400)]
+    rows[300] = person(1005)                       # valid, repeats line 7 (batch 1) far later
+    rows[310] = person(1006, birth="2031-01-01")   # repeats line 8 and is from the future as well
+    rows[250] = rows[251] = person(1010)           # two repeats of line 12 side by side
+    rows[20] = person(1020, birth="1850-01-01")    # out of range (quarantined), yet the key's first line
+    rows[320] = person(1020)                       # a valid row repeating it
+    rows[30] = person(1030, birth="2015-02-30")    # cannot be read as a date
+    rows[330] = person(1030)                       # so this one is the key's first readable line
+    rows[200] = ""                                 # a blank line
+    rows[340] = "1340,77,見守"                      # fields missing
+    return rows
+
+
+def write(tmp_path: Path, name: str, header: str, rows: list[str], encoding: str = "cp932") -> ExtractFile:
+    path = tmp_path / name
+    text = "\r\n".join([header, *rows]) + "\r\n"
+    path.write_bytes(("\ufeff" + text).encode("utf-8") if encoding == "utf-8-sig" else text.encode(encoding))
+    return ExtractFile(path, name.split("_")[0], AS_OF)
+
+
+def both(tmp_path: Path, file: ExtractFile, batch_bytes: int):
+    whole = validate(read_extract(file), AS_OF)
+    with connect(tmp_path / "home") as con:
+        part = validate_in_batches(con, file, AS_OF, batch_bytes)
+        staged = con.execute(f"SELECT * FROM {part.staged}").pl().sort("_source_line")
+    return whole, part, staged
+
+
+def assert_same(file: ExtractFile, whole, part, staged) -> None:
+    assert part.quarantine.to_dicts() == whole.quarantine.to_dicts()
+    assert part.reasons == whole.reasons
+    valid = _provenance(whole.valid, file.name, file.extracted_on).sort("_source_line")
+    assert staged.select(valid.columns).to_dicts() == valid.to_dicts()
+    assert (part.read.rows_read, part.rows_loaded, part.read.blank_lines, part.read.sha256, part.read.encoding) == \
+        (whole.read.rows_read, whole.rows_loaded, whole.read.blank_lines, whole.read.sha256, whole.read.encoding)
+    assert part.reconciles()
+
+
+@pytest.mark.parametrize("batch_bytes", [700, 4_000, 29_000, 10**8])
+@pytest.mark.parametrize("encoding", ["cp932", "utf-8-sig"])
+def test_batches_give_the_whole_files_rows_quarantine_and_reasons(tmp_path, batch_bytes, encoding):
+    file = write(tmp_path, "jumin_20261130.csv", JUMIN, registry_rows(), encoding)
+    whole, part, staged = both(tmp_path, file, batch_bytes)
+    assert_same(file, whole, part, staged)
+    reasons = dict(zip(part.quarantine["行番号"], part.quarantine["理由"]))
+    assert reasons[302] == "宛名番号 が重複しています（7行目と同じ）"
+    assert reasons[252] == reasons[253] == "宛名番号 が重複しています（12行目と同じ）"
+    assert reasons[312].startswith("生年月日") and reasons[312].endswith("宛名番号 が重複しています（8行目と同じ）")
+    assert reasons[322] == "宛名番号 が重複しています（22行目と同じ）"
+    assert 332 not in reasons
+
+
+def test_a_repeat_goes_before_the_other_row_checks_reasons_as_read_whole(tmp_path):
+    pupils = [f"{100 + i},{1000000000 + i},E01,みまもり小学校,3,1,在籍" for i in range(300)]
+    pupils[250] = "350,1000000005,C01,みまもり中学校,7,1,在籍"  # a repeat, and grade 7 at a junior high
+    file = write(tmp_path, "gakureibo_20261130.csv", GAKUREIBO, pupils)
+    whole, part, staged = both(tmp_path, file, 1_000)
+    assert_same(file, whole, part, staged)
+    assert part.quarantine["理由"].to_list() == [
+        "学年: 1〜6 の範囲外です（「7」）; 児童生徒番号 が重複しています（7行目と同じ）; 学年: 中学校で4以上です"]
+
+
+def test_an_ascii_first_batch_does_not_settle_the_encoding(tmp_path):
+    file = write(tmp_path, "jumin_20261130.csv", JUMIN, registry_rows())  # 60 ASCII-only rows come first
+    whole, part, staged = both(tmp_path, file, 700)
+    assert part.read.encoding == whole.read.encoding == "cp932"
+    assert_same(file, whole, part, staged)
+
+
+def test_a_bad_byte_in_a_later_batch_rejects_the_file_at_the_same_line_and_leaves_nothing_staged(tmp_path):
+    file = write(tmp_path, "jumin_20261130.csv", JUMIN, registry_rows())
+    data = file.path.read_bytes()
+    at = data.index("1370,".encode())
+    file.path.write_bytes(data[:at + 5] + b"\x82\xff" + data[at + 5:])
+    with pytest.raises(ExtractRejected) as whole:
+        read_extract(file)
+    with connect(tmp_path / "home") as con:
+        with pytest.raises(ExtractRejected) as part:
+            validate_in_batches(con, file, AS_OF, 2_000)
+        staged = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
+        assert staged == []
+    assert (part.value.line, part.value.problem) == (whole.value.line, whole.value.problem) and whole.value.line == 372
+
+
+@pytest.mark.parametrize("content", [b"", b"\r\n", JUMIN.encode("cp932") + b"\r\n"])
+def test_empty_and_header_only_files_as_read_whole(tmp_path, content):
+    path = tmp_path / "jumin_20261130.csv"
+    path.write_bytes(content)
+    file = ExtractFile(path, "jumin", AS_OF)
+    try:
+        whole = validate(read_extract(file), AS_OF)
+    except ExtractRejected as e:
+        with connect(tmp_path / "home") as con, pytest.raises(ExtractRejected) as part:
+            validate_in_batches(con, file, AS_OF, 100)
+        assert part.value.problem == e.problem
+        return
+    with connect(tmp_path / "home") as con:
+        part = validate_in_batches(con, file, AS_OF, 100)
+    assert (part.read.rows_read, part.rows_loaded, part.rows_quarantined) == (whole.read.rows_read, 0, 0)
