@@ -11,6 +11,7 @@ See ../shared/spec/population.md for the presets, rates and the ``--dirty`` mess
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
@@ -28,6 +29,7 @@ PRESETS: dict[str, int] = {
     "toda": 140_000,
     "amagasaki": 460_000,
     "fukuoka": 1_600_000,
+    "yokohama": 3_750_000,
 }
 
 CITY = "みまもり市"  # fictional: no real municipality has this name
@@ -117,9 +119,10 @@ class World:
     zei: pl.DataFrame
     fukushi: pl.DataFrame
     gakureibo: pl.DataFrame
-    attendance: pl.DataFrame  # pupil_id, school_code, day (int days), status, reason, nurse
+    attendance: pl.DataFrame  # pupil (index into attendance_pupils), day (int days), status, reason, nurse
     kenshin: pl.DataFrame
     planted: pl.DataFrame
+    attendance_pupils: pl.DataFrame  # pupil, pupil_id, school_code: 11 bytes a school day, not 40 (yokohama: 30 M)
 
 
 class MunicipalityGenerator:
@@ -155,10 +158,10 @@ class MunicipalityGenerator:
         pupils = self._pupils(persons)
         fukushi = self._fukushi(persons, households, pupils)
         zei = self._zei(persons, households)
-        attendance = self._attendance(pupils, persons)
+        attendance, attendance_pupils = self._attendance(pupils, persons)
         kenshin = self._kenshin(persons, pupils)
         planted = self._planted_answer(persons)
-        return World(persons, zei, fukushi, pupils, attendance, kenshin, planted)
+        return World(persons, zei, fukushi, pupils, attendance, kenshin, planted, attendance_pupils)
 
     def _persons(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         rng, r = self.rng, self.rates
@@ -326,14 +329,16 @@ class MunicipalityGenerator:
             class_name=pl.Series(np.char.add(rng.integers(1, 4, n).astype(str), "組")),
             enrolment_status=pl.Series(status))
 
-    def _attendance(self, pupils: pl.DataFrame, persons: pl.DataFrame) -> pl.DataFrame:
+    def _attendance(self, pupils: pl.DataFrame, persons: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         rng, r = self.rng, self.rates
         days = np.array([_days(d) for d in school_days(school_year_start(self.as_of), self.as_of)])
         enrolled = pupils.filter(pl.col("enrolment_status") == "在籍")
         n, d = enrolled.height, days.size
+        who = pl.DataFrame({"pupil": np.arange(n, dtype=np.uint32), "pupil_id": enrolled["pupil_id"],
+                            "school_code": enrolled["school_code"]})
         if n == 0 or d == 0:
-            return pl.DataFrame(schema={"pupil_id": pl.String, "school_code": pl.String, "day": pl.Int64,
-                                        "status": pl.UInt8, "reason": pl.UInt8, "nurse": pl.UInt8})
+            return pl.DataFrame(schema={"pupil": pl.UInt32, "day": pl.Int32, "status": pl.UInt8, "reason": pl.UInt8,
+                                        "nurse": pl.UInt8}), who
         junior = enrolled["junior"].to_numpy()
         risk = enrolled["risk"].to_numpy()
         planted = enrolled["planted"].to_list()
@@ -352,9 +357,6 @@ class MunicipalityGenerator:
         surge = school_planted & (rng.random(n) < 0.5)
         tardy = rng.lognormal(np.log(0.012), 0.5, n)
         nurse_rate = rng.lognormal(np.log(0.01), 0.8, n)
-        pupil_ids = enrolled["pupil_id"].to_numpy()
-        schools = enrolled["school_code"].to_numpy()
-
         frames = []
         chunk = max(1, 4_000_000 // d)
         for lo in range(0, n, chunk):
@@ -377,10 +379,10 @@ class MunicipalityGenerator:
             p_nurse = np.where(surge[lo:hi, None] & recent, 0.3, nurse_rate[lo:hi, None])
             nurse = (rng.random((m, d), dtype=np.float32) < p_nurse) & (status != 1)
             frames.append(pl.DataFrame({
-                "pupil_id": np.repeat(pupil_ids[lo:hi], d), "school_code": np.repeat(schools[lo:hi], d),
-                "day": np.tile(days, m), "status": status.ravel(), "reason": reason.astype(np.uint8).ravel(),
+                "pupil": np.repeat(np.arange(lo, hi, dtype=np.uint32), d), "day": np.tile(days.astype(np.int32), m),
+                "status": status.ravel(), "reason": reason.astype(np.uint8).ravel(),
                 "nurse": nurse.astype(np.uint8).ravel()}))
-        return pl.concat(frames)
+        return pl.concat(frames), who
 
     # ------------------------------------------------------------------------------------ welfare
 
@@ -467,7 +469,9 @@ class MunicipalityGenerator:
     def _zei(self, persons: pl.DataFrame, households: pl.DataFrame) -> pl.DataFrame:
         rng, r = self.rng, self.rates
         fy = self.as_of.year if self.as_of.month >= 6 else self.as_of.year - 1  # notices go out in June
-        adults = persons.filter((pl.col("age") >= 16) & (pl.col("status") == "住民"))
+        # only the columns needed (every column of 3 M adults took 1.3 GB at yokohama)
+        adults = persons.select("address_code", "household", "age", "status", "kind", "risk", "role", "relation",
+                                "kids").filter((pl.col("age") >= 16) & (pl.col("status") == "住民"))
         adults = adults.filter(pl.Series(rng.random(adults.height) >= 0.03))  # no declaration
         n = adults.height
         with_kids = adults["kind"].is_in(["family", "single_parent", "three_generation"]).to_numpy()
@@ -607,11 +611,13 @@ class ExtractWriter:
         return pl.when(pl.col(col).is_null() | (pl.col(col) == NO_DAY)).then(pl.lit("")).otherwise(
             pl.col(col).cast(pl.Date).cast(pl.String))
 
-    def frames(self, as_of_day: int) -> dict[str, pl.DataFrame]:
+    def frames(self, as_of_day: int) -> dict[str, pl.LazyFrame]:
+        """Each snapshot extract of that day as the department writes it: lazy, so that a large one is
+        formatted a chunk at a time as it is written (write_csv)."""
         w, d = self.w, as_of_day
         # Not yet born, or moved in from elsewhere (転入) after this extraction date: not in the registry.
         arrived_later = (pl.col("change_reason") == "転入") & (pl.col("change_day") > d)
-        p = w.persons.filter((pl.col("birth") <= d) & ~arrived_later).with_columns(
+        p = w.persons.lazy().filter((pl.col("birth") <= d) & ~arrived_later).with_columns(
             # Removed after this extraction date: still resident then.
             status=pl.when(pl.col("change_day") > d).then(pl.lit("住民")).otherwise(pl.col("status")),
             change_reason=pl.when(pl.col("change_day") > d).then(pl.lit("")).otherwise(pl.col("change_reason")),
@@ -630,14 +636,14 @@ class ExtractWriter:
             異動事由=pl.col("change_reason"),
             異動日=self._dates("change_day"),
         )
-        zei = w.zei.select(
+        zei = w.zei.lazy().select(
             宛名番号=pl.col("address_code").cast(pl.String),  # the tax system writes it unpadded
             課税年度=pl.col("fiscal_year").cast(pl.String),
             課税区分=pl.col("tax_status"),
             総所得金額=pl.col("income").cast(pl.String),
             扶養人数=pl.col("dependants").cast(pl.String),
         )
-        f = w.fukushi.filter(pl.col("start") <= d)
+        f = w.fukushi.lazy().filter(pl.col("start") <= d)
         fukushi = f.select(
             宛名番号=pl.col("address_code").cast(pl.String).str.zfill(15),
             制度=pl.col("programme"),
@@ -647,7 +653,7 @@ class ExtractWriter:
             .otherwise(self._dates("end")),
             世帯番号=pl.col("household_code").cast(pl.String).str.zfill(15),
         )
-        g = w.gakureibo
+        g = w.gakureibo.lazy()
         gakureibo = g.select(
             宛名番号=pl.col("address_code").cast(pl.String).str.zfill(15),
             児童生徒番号=pl.col("pupil_id"),
@@ -657,7 +663,7 @@ class ExtractWriter:
             組=pl.col("class_name"),
             在籍状況=pl.col("enrolment_status"),
         )
-        k = w.kenshin.filter(pl.col("scheduled") <= d + 60).with_columns(
+        k = w.kenshin.lazy().filter(pl.col("scheduled") <= d + 60).with_columns(
             unknown=pl.col("attended").is_null() | (pl.col("attended") > d))
         kenshin = k.select(
             宛名番号=pl.col("address_code").cast(pl.String).str.zfill(15),
@@ -720,8 +726,16 @@ class ExtractWriter:
         return out
 
     def attendance_frame(self, first_day: int, last_day: int) -> pl.DataFrame:
+        return self.attendance_text(self.attendance_days(first_day, last_day))
+
+    def attendance_days(self, first_day: int, last_day: int) -> pl.DataFrame:
+        """The school days between two days, in the generator's compact form (see attendance_text)."""
+        return self.w.attendance.filter(pl.col("day").is_between(first_day, last_day))
+
+    def attendance_text(self, a: pl.DataFrame) -> pl.DataFrame:
+        """Attendance records as the school system writes them."""
         from schemas.contract import ABSENCE_REASONS, ATTENDANCE_STATUSES
-        a = self.w.attendance.filter(pl.col("day").is_between(first_day, last_day))
+        a = a.join(self.w.attendance_pupils, on="pupil", how="left", maintain_order="left")
         return a.select(
             児童生徒番号=pl.col("pupil_id"),
             学校コード=pl.col("school_code"),
@@ -732,17 +746,28 @@ class ExtractWriter:
         )
 
 
-def write_csv(df: pl.DataFrame, path: Path, encoding: str = "cp932") -> None:
-    """Write in chunks so that the largest extract never sits in memory as one string."""
-    chunk = 1_000_000
-    df = df.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in df.columns)  # empty, unquoted
+def write_csv(df: pl.DataFrame | pl.LazyFrame, path: Path, encoding: str = "cp932", as_text=None) -> int:
+    """Write in chunks so that the largest extract never sits in memory as one string, nor as one text
+    frame (a lazy frame is formatted a chunk at a time; ``as_text`` turns each chunk of a compact frame
+    into the file's columns). Returns the data rows written."""
+    chunk, rows = 1_000_000, 0
     with open(path, "wb") as out:
         if encoding == "utf-8-sig":
             out.write(b"\xef\xbb\xbf")
             encoding = "utf-8"
-        for i, lo in enumerate(range(0, max(df.height, 1), chunk)):
-            text = df.slice(lo, chunk).write_csv(include_header=(i == 0), line_terminator="\r\n")
-            out.write(text.encode(encoding))
+        for i in itertools.count():
+            part = df.slice(i * chunk, chunk)
+            part = part.collect() if isinstance(part, pl.LazyFrame) else part
+            if as_text:
+                part = as_text(part)
+            if i > 0 and part.height == 0:
+                break
+            part = part.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in part.columns)  # empty, unquoted
+            out.write(part.write_csv(include_header=(i == 0), line_terminator="\r\n").encode(encoding))
+            rows += part.height
+            if part.height < chunk:
+                break
+    return rows
 
 
 @dataclass
@@ -779,16 +804,15 @@ def generate(preset: str, seed: int, as_of: date, out: Path, dirty: bool = False
         stamp = (EPOCH + timedelta(days=d)).strftime("%Y%m%d")
         frames = writer.frames(d)
         if dirty:
-            frames = writer.make_dirty(frames)
+            frames = writer.make_dirty({name: lazy.collect() for name, lazy in frames.items()})
         for name, df in frames.items():
             encoding = "utf-8-sig" if dirty and name == "kenshin" else "cp932"
             path = landing / f"{name}_{stamp}.csv"
-            write_csv(df, path, encoding)
-            files[path.name] = df.height
-    base = writer.attendance_frame(-1 << 40, t - days)
+            files[path.name] = write_csv(df, path, encoding)
+        del frames
+    base = writer.attendance_days(-1 << 40, t - days)
     path = landing / f"shukketsu_{(EPOCH + timedelta(days=t - days)).strftime('%Y%m%d')}.csv"
-    write_csv(base, path)
-    files[path.name] = base.height
+    files[path.name] = write_csv(base, path, as_text=writer.attendance_text)
     for d in range(t - days + 1, t + 1):
         delta = writer.attendance_frame(d, d)
         if dirty and d == t:
