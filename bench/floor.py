@@ -33,6 +33,7 @@ sys.path.insert(0, str(PROJECT))
 
 import duckdb  # noqa: E402
 
+from pipelines import reviews, rights  # noqa: E402
 from pipelines.defs.linkage.vars import as_of_env, dbt_vars  # noqa: E402
 from pipelines.ingest import decode, landing_files  # noqa: E402
 from pipelines.nightly import TELEMETRY_OFF  # noqa: E402
@@ -41,7 +42,8 @@ from schemas.contract import EXTRACTS  # noqa: E402
 
 
 def compiled_models(as_of: date, work: Path) -> list[tuple[str, str, str, str]]:
-    """(schema, name, materialization, sql) of every table/view model in dependency order, compiled by dbt for these vars."""
+    """(schema, name, materialization, sql) of every model of the nightly in dependency order, compiled by dbt
+    for these vars (an incremental model as its first night builds it: a table)."""
     home = work / "compile-home"
     (home / "warehouse").mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **TELEMETRY_OFF, "MIMAMORI_HOME": str(home), "MIMAMORI_DB_KEY": "floor-compile-only",
@@ -52,7 +54,7 @@ def compiled_models(as_of: date, work: Path) -> list[tuple[str, str, str, str]]:
                     str(target), "--vars", dbt_vars()], env=env, check=True)
     nodes = json.loads((target / "manifest.json").read_text())["nodes"]
     models = {k: n for k, n in nodes.items() if n["resource_type"] == "model"
-              and n["config"]["materialized"] in {"table", "view"}}
+              and n["config"]["materialized"] in {"table", "view", "incremental"} and "lab" not in n["tags"]}
     order, done = [], set()
 
     def visit(key: str) -> None:
@@ -61,7 +63,9 @@ def compiled_models(as_of: date, work: Path) -> list[tuple[str, str, str, str]]:
         for dep in models[key]["depends_on"]["nodes"]:
             visit(dep)
         done.add(key)
-        order.append((models[key]["schema"], models[key]["name"], models[key]["config"]["materialized"],
+        materialized = {"incremental": "table"}.get(models[key]["config"]["materialized"],  # a first night's build
+                                                    models[key]["config"]["materialized"])
+        order.append((models[key]["schema"], models[key]["name"], materialized,
                       models[key]["compiled_code"]))
 
     for key in sorted(models):
@@ -132,10 +136,12 @@ def main(landing: str, as_of_text: str, workdir: str, mode: str = "parallel") ->
     con.execute("USE restricted")
     for schema in ("raw", "staging", "intermediate", "marts"):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    rights.ensure_tables(con)  # no request, no review: the empty tables a first night has
+    reviews.ensure_table(con)
     for name, chosen in files.items():
         reads = " union all ".join(
             f"select {column_sql(name)}, '{f.name}' as _source_file, date '{f.extracted_on}' as _extracted_on, "
-            f"0 as _source_line from read_csv('{sources[f.path]}', header = true, all_varchar = true, "
+            f"0 as _source_line, cast(null as varchar[]) as _corrections from read_csv('{sources[f.path]}', header = true, all_varchar = true, "
             f"{_read_options(f.path, mode)})" for f in chosen)
         dedupe = " qualify row_number() over (partition by pupil_id, school_day order by _extracted_on desc) = 1" \
             if name == "shukketsu" else ""

@@ -46,7 +46,7 @@ from pipelines.warehouse import _provenance
 from schemas.contract import EXTRACTS, Extract
 from schemas.extracts import SCHEMAS
 
-BATCH_BYTES = 48 * 1024 * 1024  # ~370k attendance records, ~0.4 GB of frames while validated
+BATCH_BYTES = 32 * 1024 * 1024  # ~750k attendance records, a few hundred MB of frames while validated
 BATCH_ENV = "MIMAMORI_INGEST_BATCH_BYTES"  # set: every file in batches of this size (tests, small machines)
 
 
@@ -62,7 +62,7 @@ def batch_bytes_for(file: ExtractFile) -> int | None:
         return int(forced)
     settings = operations()
     large = file.path.stat().st_size >= settings.get("ingest_batch_from_mb", 64) * 1024 * 1024
-    return int(settings.get("ingest_batch_mb", 48) * 1024 * 1024) if large else None
+    return int(settings.get("ingest_batch_mb", 32) * 1024 * 1024) if large else None
 WORK = "temp.main.staged"  # rows waiting for their file's load: the connection's own temporary tables
 DUPLICATE = re.compile(r"（(\d+)行目と同じ）$")
 
