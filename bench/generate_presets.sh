@@ -7,7 +7,7 @@ out=${1:-/tmp/mimamori-presets}
 mkdir -p reports/bench
 {
   printf '%-10s %10s %12s %14s\n' preset wall_s peak_rss_MB landing_MB
-  for preset in tiny kaga toda amagasaki fukuoka; do
+  for preset in tiny kaga toda amagasaki fukuoka yokohama; do
     rm -rf "$out/$preset"
     /usr/bin/time -f '%e %M' -o /tmp/mimamori-time .venv/bin/mimamori generate --preset "$preset" --seed 1 \
       --as-of 2026-11-30 --out "$out/$preset" >/dev/null
