@@ -101,7 +101,7 @@ _DECODER = ("import sys\n"
 PARALLEL_FROM = 32 * 1024 * 1024
 
 
-def _transcode(data: bytes, encoding: str, path: Path | None = None, skip: int = 0) -> bytes:
+def transcode(data: bytes, encoding: str, path: Path | None = None, skip: int = 0) -> bytes:
     """Decoded strictly, as UTF-8; ``data`` is the file at ``path`` less its first ``skip`` bytes (a BOM).
 
     Python's CJK codecs hold the GIL, so a large file is decoded by one child process per core, each
@@ -164,7 +164,7 @@ def decode(path: Path, data: bytes) -> tuple[str, bytes]:
     errors: list[tuple[int, str, UnicodeDecodeError]] = []
     for label, codec, skip in candidates:
         try:
-            return label, _transcode(data[len(skip):], codec, path, len(skip))
+            return label, transcode(data[len(skip):], codec, path, len(skip))
         except UnicodeDecodeError as e:
             errors.append((e.start + len(skip), label, e))
     offset, label, err = max(errors, key=lambda x: x[0])
@@ -244,7 +244,7 @@ def _decode_as(path: Path, data: bytes, encoding: str) -> tuple[str, bytes]:
         return decode(path, data)
     skip = BOM if data.startswith(BOM) else b""
     try:
-        return encoding, _transcode(data[len(skip):], "cp932" if encoding == "cp932" else "utf-8", path, len(skip))
+        return encoding, transcode(data[len(skip):], "cp932" if encoding == "cp932" else "utf-8", path, len(skip))
     except UnicodeDecodeError as e:
         offset = e.start + len(skip)
         raise ExtractRejected(path, data.count(b"\n", 0, offset) + 1, f"文字コード {encoding} として読めないバイトがあります"

@@ -37,12 +37,12 @@ from pipelines.ingest import (
     ExtractRejected,
     ReadResult,
     ValidatedExtract,
-    _transcode,
     parse_body,
     parse_header,
+    transcode,
     validate,
 )
-from pipelines.warehouse import _provenance
+from pipelines.warehouse import with_provenance
 from schemas.contract import EXTRACTS, Extract
 from schemas.extracts import SCHEMAS
 
@@ -91,7 +91,7 @@ class _Decoder:
         errors: list[tuple[int, str]] = []
         for label, codec in candidates:
             try:
-                text = _transcode(data, codec, self.path, offset + skip)
+                text = transcode(data, codec, self.path, offset + skip)
             except UnicodeDecodeError as e:
                 errors.append((e.start, label))
                 continue
@@ -175,7 +175,7 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
         raw, shape, b = parse_body(file, body, header, extract, first_line)
         read = ReadResult(file, label, "", 0, raw, shape, [], b, extract)
         validated = validate(read, as_of, extract, schema, keys=key)
-        _append(con, stage, _provenance(validated.valid, file.name, file.extracted_on))
+        _append(con, stage, with_provenance(validated.valid, file.name, file.extracted_on))
         if key:
             _append(con, keys_table, validated.readable_keys.with_columns(_batch=pl.lit(len(batches), pl.Int32)))
         quarantines.append(validated.quarantine)
@@ -198,8 +198,8 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
     staged = con.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]
     read = ReadResult(file, label, digest.hexdigest(), file.path.stat().st_size, pl.DataFrame(), pl.DataFrame(),
                       [h for h in header if h not in extract.headers], blank, extract, rows_total=rows)
-    return ValidatedExtract(read, pl.DataFrame(), quarantine.sort("行番号"), {r: n for r, n in reasons.items() if n > 0}, staged=stage,
-                            rows_staged=staged)
+    reasons = {r: n for r, n in reasons.items() if n > 0}
+    return ValidatedExtract(read, pl.DataFrame(), quarantine.sort("行番号"), reasons, staged=stage, rows_staged=staged)
 
 
 def _append(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:

@@ -116,7 +116,7 @@ def loaded_hashes(con: duckdb.DuckDBPyConnection, extract: str) -> set[str]:
     return {r[0] for r in rows.fetchall()}
 
 
-def _provenance(valid: pl.DataFrame, file_name: str | None, extracted_on: date | None) -> pl.DataFrame:
+def with_provenance(valid: pl.DataFrame, file_name: str | None, extracted_on: date | None) -> pl.DataFrame:
     return valid.with_columns(_source_file=pl.lit(file_name, pl.String), _extracted_on=pl.lit(extracted_on, pl.Date)) \
         .rename({"_line": "_source_line"})
 
@@ -127,7 +127,7 @@ def _incoming(validated: ValidatedExtract):
     if validated.staged:
         return validated.staged
     file = validated.read.file
-    return _provenance(validated.valid, file.name, file.extracted_on).to_arrow()
+    return with_provenance(validated.valid, file.name, file.extracted_on).to_arrow()
 
 
 @contextmanager
@@ -177,7 +177,7 @@ def create_empty(con: duckdb.DuckDBPyConnection, extract: str) -> None:
     file is 'no data' to the models (its signals do not fire), not a missing table that stops them."""
     text = {"_line": pl.Int64} | {c.japanese: pl.String for c in EXTRACTS[extract].columns}
     typed = normalise(pl.DataFrame(schema=text), EXTRACTS[extract]).drop(PROBLEMS)
-    with incoming_transaction(con, _provenance(typed, None, None).to_arrow()):
+    with incoming_transaction(con, with_provenance(typed, None, None).to_arrow()):
         con.execute(f"CREATE TABLE IF NOT EXISTS raw.{extract} AS SELECT * FROM incoming WITH NO DATA")
 
 

@@ -205,13 +205,13 @@ def decode_in_children(monkeypatch):
 
 
 def test_decoding_in_child_processes_gives_the_same_bytes(clean_municipality, decode_in_children):
-    from pipelines.ingest import _transcode, _transcode_in_children
+    from pipelines.ingest import transcode, _transcode_in_children
 
     path = clean_municipality / "landing" / "shukketsu_20261129.csv"
     data = path.read_bytes()
     expected = data.decode("cp932").encode()
     assert _transcode_in_children(data, "cp932", path, 0, 3) == expected  # not a silent fallback
-    assert _transcode(data, "cp932", path) == expected
+    assert transcode(data, "cp932", path) == expected
 
 
 def test_a_bad_byte_late_in_a_large_file_is_found_at_its_line(clean_municipality, tmp_path, decode_in_children):

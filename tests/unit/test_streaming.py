@@ -5,12 +5,11 @@ rejections — at any batch size."""
 from datetime import date
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from pipelines.ingest import ExtractFile, ExtractRejected, read_extract, validate
 from pipelines.streaming import validate_in_batches
-from pipelines.warehouse import _provenance, connect
+from pipelines.warehouse import connect, with_provenance
 
 AS_OF = date(2026, 11, 30)
 JUMIN = "宛名番号,世帯番号,氏名,氏名カナ,生年月日,性別,続柄,住所,町丁目コード,住民状態,異動事由,異動日"
@@ -56,7 +55,7 @@ def both(tmp_path: Path, file: ExtractFile, batch_bytes: int):
 def assert_same(file: ExtractFile, whole, part, staged) -> None:
     assert part.quarantine.to_dicts() == whole.quarantine.to_dicts()
     assert part.reasons == whole.reasons
-    valid = _provenance(whole.valid, file.name, file.extracted_on).sort("_source_line")
+    valid = with_provenance(whole.valid, file.name, file.extracted_on).sort("_source_line")
     assert staged.select(valid.columns).to_dicts() == valid.to_dicts()
     assert (part.read.rows_read, part.rows_loaded, part.read.blank_lines, part.read.sha256, part.read.encoding) == \
         (whole.read.rows_read, whole.rows_loaded, whole.read.blank_lines, whole.read.sha256, whole.read.encoding)
