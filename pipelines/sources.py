@@ -42,10 +42,7 @@ def source_facts(con: duckdb.DuckDBPyConnection, landing: Path, as_of: date, rul
     newest = {name: (files[-1] if files else None) for name, files in landing_files(landing, as_of).items()}
     facts = []
     for name, extract in EXTRACTS.items():
-        files = "any_value(_source_file)" if extract.snapshot else \
-            "min(_source_file) || case when count(distinct _source_file) > 1 then ' 〜 ' || max(_source_file) else '' end"
-        in_use = con.execute(f"select {files}, max(_extracted_on) from raw.{name}").fetchone() \
-            if table_exists(con, f"raw.{name}") else (None, None)
+        in_use = data_in_use(con, extract)
         newest_name = newest[name].name if newest[name] else ""
         rejected = con.execute(
             "select message from raw.load_log where extract = ? and file_name = ? and status = 'rejected' "
@@ -61,3 +58,21 @@ def source_facts(con: duckdb.DuckDBPyConnection, landing: Path, as_of: date, rul
                       "stale": stale, "rejected": rejected[0] if rejected else None,
                       "not_judged": not_judged(extract, rules) if absent else None})
     return facts
+
+
+
+def data_in_use(con: duckdb.DuckDBPyConnection, extract: Extract) -> tuple[str | None, date | None]:
+    """The file(s) behind a department's table and their extraction date; (None, None) when it has no data.
+    A delta file with no rows (出欠 on a Sunday) is still the newest data: its date comes from the load log."""
+    if not table_exists(con, f"raw.{extract.name}"):
+        return None, None
+    files = "any_value(_source_file)" if extract.snapshot else \
+        "min(_source_file) || case when count(distinct _source_file) > 1 then ' 〜 ' || max(_source_file) else '' end"
+    in_use = con.execute(f"select {files}, max(_extracted_on) from raw.{extract.name}").fetchone()
+    if extract.snapshot or in_use[1] is None:
+        return in_use
+    newest = con.execute("select file_name, extracted_on from raw.load_log where extract = ? and status = 'loaded' "
+                         "order by extracted_on desc, file_name desc limit 1", [extract.name]).fetchone()
+    if newest is None or newest[1] <= in_use[1]:
+        return in_use
+    return f"{in_use[0].split(' 〜 ')[0]} 〜 {newest[0]}", newest[1]

@@ -17,7 +17,9 @@ import duckdb
 from pipelines import config
 from pipelines.audit import AuditLog
 from pipelines.rights import PERSON_TABLES, access_alerts
+from pipelines.sources import data_in_use, source_facts
 from pipelines.warehouse import connect, table_exists
+from schemas.contract import EXTRACTS
 
 
 def collect(home: Path, as_of: date, result: dg.ExecuteInProcessResult | None = None,
@@ -31,15 +33,9 @@ def collect(home: Path, as_of: date, result: dg.ExecuteInProcessResult | None = 
             order by extract, file_name""", [as_of, as_of]).fetchall() if table_exists(con, "raw.load_log") else []
         summary["files"] = [dict(zip(("extract", "file", "status", "message", "rows_read", "rows_loaded",
                                       "rows_quarantined"), row)) for row in sources]
-        current = {}
-        for extract in ("jumin", "zei", "fukushi", "gakureibo", "shukketsu", "kenshin"):
-            if table_exists(con, f"raw.{extract}"):
-                newest = con.execute(f"select max(_extracted_on) from raw.{extract}").fetchone()[0]
-                current[extract] = str(newest) if newest else "none"
-        summary["data_extracted_on"] = current
+        summary["data_extracted_on"] = {name: str(data_in_use(con, extract)[1] or "none")
+                                        for name, extract in EXTRACTS.items() if table_exists(con, f"raw.{name}")}
         if landing is not None and table_exists(con, "raw.load_log"):
-            from pipelines.sources import source_facts
-
             summary["stale_sources"] = [f for f in source_facts(con, landing, as_of, config.rules()) if f["stale"]]
         summary["list_made"] = table_exists(con, "marts.flag_list_runs") and con.execute(
             "select count(*) from marts.flag_list_runs where as_of = ?", [as_of]).fetchone()[0] > 0

@@ -177,6 +177,17 @@ def test_summary_names_the_rejected_source_as_stale(broken_registry_night):
     assert "STALE jumin" in rendered and "jumin_20261130.csv was rejected" in rendered
 
 
+def test_an_attendance_delta_with_no_rows_is_current(nightly_home):
+    """The first night's newest attendance delta is a Sunday's: a header and no rows. It is still the data
+    in use, not a reason to call attendance stale."""
+    sunday = nightly_home["landing"] / "shukketsu_20261129.csv"
+    assert len(sunday.read_bytes().splitlines()) == 1  # the header only
+    run = nightly_home["first"]
+    assert run.summary["data_extracted_on"]["shukketsu"] == "2026-11-29"
+    assert "shukketsu" not in {f["extract"] for f in run.summary["stale_sources"]}
+    assert check_evaluations(run.result)["raw/shukketsu:data_current"].passed
+
+
 def test_a_new_file_with_the_same_bytes_is_current_without_being_read(nightly_home, tmp_path):
     """Night T + 1 with a tax file byte-identical to T's (tax changes once a year): skipped, yet current."""
     landing, home = tmp_path / "landing", tmp_path / "home"

@@ -36,6 +36,7 @@ from pipelines.warehouse import (
     table_exists,
     upsert_delta,
 )
+from pipelines.sources import data_in_use
 from pipelines.streaming import batch_bytes_for, validate_in_batches
 from schemas.contract import EXTRACTS, Extract
 
@@ -197,10 +198,9 @@ def _checks(extract: Extract, report: NightReport, current: tuple | None) -> lis
 
 
 def _current(con, extract: Extract) -> tuple | None:
-    table = f"raw.{extract.name}"
-    if not table_exists(con, table):
+    if not table_exists(con, f"raw.{extract.name}"):
         return None
-    return con.execute(f"SELECT count(*), max(_extracted_on) FROM {table}").fetchone()
+    return con.execute(f"SELECT count(*) FROM raw.{extract.name}").fetchone()[0], data_in_use(con, extract)[1]
 
 
 def build_extract_asset(extract: Extract) -> dg.AssetsDefinition:
