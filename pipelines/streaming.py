@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,36 +156,24 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
     con.execute(f"DROP TABLE IF EXISTS {keys_table}")
     con.execute("SET preserve_insertion_order = false")
 
-    decoder, digest = _Decoder(file.path), hashlib.sha256()
-    header: list[str] | None = None
-    batches: list[_Batch] = []
+    decoder = _Decoder(file.path)
+    reader = _BatchReader(file, extract, schema, key, decoder, as_of, batch_bytes)
     quarantines: list[pl.DataFrame] = []
     reasons: Counter = Counter()
+    batches: list[_Batch] = []
     rows = blank = 0
-    line = 1
-    label = ""
-    for offset, chunk in _chunks(file.path, batch_bytes):
-        digest.update(chunk)
-        skip = len(BOM) if offset == 0 and chunk.startswith(BOM) else 0
-        label, text = decoder(chunk, offset, skip, line)
-        if header is None:
-            header = parse_header(file, text, extract)
-            body, first_line = (text[text.find(b"\n") + 1:] if b"\n" in text else b""), 2
-        else:
-            body, first_line = text, line
-        batch = _Batch(offset, len(chunk), first_line, skip)
-        raw, shape, b = parse_body(file, body, header, extract, first_line)
-        read = ReadResult(file, label, "", 0, raw, shape, [], b, extract)
-        validated = validate(read, as_of, extract, schema, keys=key)
+    # the next batch is decoded and validated while this one is written to the store (polars and DuckDB
+    # both work outside the GIL): one batch ahead, so memory stays bounded
+    for batch, validated, raw_rows, blank_rows in ahead(reader):
         _append(con, stage, with_provenance(validated.valid, file.name, file.extracted_on))
         if key:
             _append(con, keys_table, validated.readable_keys.with_columns(_batch=pl.lit(len(batches), pl.Int32)))
         quarantines.append(validated.quarantine)
         reasons.update(validated.reasons)
-        rows, blank = rows + raw.height, blank + b
+        rows, blank = rows + raw_rows, blank + blank_rows
         batches.append(batch)
-        line += chunk.count(b"\n")
-        del raw, read, validated
+        del validated
+    header, label, digest = reader.header, reader.label, reader.digest
     if header is None:
         raise ExtractRejected(file.path, 1, "ファイルが空です（ヘッダー行がありません）")
 
@@ -200,6 +190,76 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
                       [h for h in header if h not in extract.headers], blank, extract, rows_total=rows)
     reasons = {r: n for r, n in reasons.items() if n > 0}
     return ValidatedExtract(read, pl.DataFrame(), quarantine.sort("行番号"), reasons, staged=stage, rows_staged=staged)
+
+
+class _BatchReader:
+    """The file's batches in order: each read, decoded, parsed, normalised and validated by pandera."""
+
+    def __init__(self, file: ExtractFile, extract: Extract, schema, key: tuple[str, ...], decoder: _Decoder, as_of,
+                 batch_bytes: int):
+        self.file, self.extract, self.schema, self.key, self.decoder, self.as_of = \
+            file, extract, schema, key, decoder, as_of
+        self.batch_bytes = batch_bytes
+        self.digest, self.header, self.label = hashlib.sha256(), None, ""
+
+    def __iter__(self):
+        file, extract, line = self.file, self.extract, 1
+        for offset, chunk in _chunks(file.path, self.batch_bytes):
+            self.digest.update(chunk)
+            skip = len(BOM) if offset == 0 and chunk.startswith(BOM) else 0
+            self.label, text = self.decoder(chunk, offset, skip, line)
+            if self.header is None:
+                self.header = parse_header(file, text, extract)
+                body, first_line = (text[text.find(b"\n") + 1:] if b"\n" in text else b""), 2
+            else:
+                body, first_line = text, line
+            raw, shape, blank = parse_body(file, body, self.header, extract, first_line)
+            read = ReadResult(file, self.label, "", 0, raw, shape, [], blank, extract)
+            validated = validate(read, self.as_of, extract, self.schema, keys=self.key)
+            yield _Batch(offset, len(chunk), first_line, skip), validated, raw.height, blank
+            line += chunk.count(b"\n")
+
+
+def ahead(iterable, depth: int = 1):
+    """The items of ``iterable``, produced in a thread up to ``depth`` items ahead of the consumer. An
+    error of the producer is raised in the consumer; a consumer that stops stops the producer."""
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce():
+        try:
+            for item in iterable:
+                while not stop.is_set():
+                    try:
+                        items.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(("end", done))
+        except BaseException as e:  # handed to the consumer, raised there
+            items.put(("error", e))
+
+    producer = threading.Thread(target=produce, name="mimamori-batch-reader", daemon=True)
+    producer.start()
+    try:
+        while True:
+            kind, item = items.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while producer.is_alive():  # let it see the stop (it may be blocked on a full queue)
+            try:
+                items.get_nowait()
+            except queue.Empty:
+                pass
+            producer.join(timeout=0.05)
 
 
 def _append(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:

@@ -195,12 +195,15 @@ def upsert_delta(con: duckdb.DuckDBPyConnection, validated: ValidatedExtract, ke
     with incoming_transaction(con, _incoming(validated)):
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM incoming WITH NO DATA")
         had_rows = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)").fetchone()[0] > 0
-        con.execute(f"DELETE FROM {table} t USING incoming i WHERE {on} AND t._extracted_on <= i._extracted_on")
         side = f"raw.set_aside_{validated.read.file.extract}"
         if table_exists(con, side):  # a newer row for a key set aside replaces it there too
             con.execute(f"DELETE FROM {side} t USING incoming i WHERE {on} AND t._extracted_on <= i._extracted_on")
-        con.execute(f"INSERT INTO {table} BY NAME SELECT i.* FROM incoming i "
-                    f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})")
+        if had_rows:
+            con.execute(f"DELETE FROM {table} t USING incoming i WHERE {on} AND t._extracted_on <= i._extracted_on")
+            con.execute(f"INSERT INTO {table} BY NAME SELECT i.* FROM incoming i "
+                        f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})")
+        else:  # the first file, or the first after the table emptied: nothing to replace or keep
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
         if had_rows:  # into an empty table go one file's rows, unique by its pandera check (unique_key)
             _check_unique(con, table, key)
         before_commit()

@@ -5,7 +5,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from pipelines.normalize import normalise_column, parse_date, parse_fiscal_year
+from pipelines.normalize import PROBLEMS, normalise, normalise_column, parse_date, parse_fiscal_year
 from schemas.contract import EXTRACTS
 
 
@@ -96,3 +96,22 @@ def test_nurse_visit_empty_means_no_visit():
     values, problems = normalised("shukketsu", "nurse_visit", ["1", "0", "", None, "2"])
     assert values[:4] == ["1", "0", "0", "0"]
     assert problems[4] is not None
+
+
+TRICKY = ["123", "１２３", "1,234", " 12 ", "", None, "12a", "0", "007", "2026-11-30", "2026-02-30", "R5.4.1",
+          "99999999999999999999", "\u3000山田\u3000", "妻(未届)", "1", "2", "3.5", "令和8年度"]
+
+
+@pytest.mark.parametrize("extract", list(EXTRACTS))
+def test_the_shortcuts_for_canonical_text_give_what_the_full_rules_give(extract):
+    """normalise() takes shortcuts (canonical digits without NFKC, trimming on every row, the rest once
+    per distinct value); each column must come out as its full rule gives it, value and problem."""
+    ex = EXTRACTS[extract]
+    raw = pl.DataFrame({"_line": range(len(TRICKY)), **{c.japanese: TRICKY for c in ex.columns}},
+                       schema={"_line": pl.Int64, **{c.japanese: pl.String for c in ex.columns}})
+    out = normalise(raw, ex)
+    for c in ex.columns:
+        values, problems = normalised(extract, c.name, TRICKY)
+        assert out[c.name].to_list() == values, c.name
+        column_problems = [next((p for p in row if p.startswith(f"{c.japanese}:")), None) for row in out[PROBLEMS]]
+        assert column_problems == problems, c.name
