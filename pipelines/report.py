@@ -79,7 +79,9 @@ def lab_section(analysis, as_of: date, gov: dict) -> str:
     low, high = gov["fairness_band"]
     rows = []
     for r in fairness.iter_rows(named=True):
-        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        # a group too small to expect a few flags at the overall rate is not judged: a ratio of 0.00 for
+        # 7 children would read as a finding (fairness_nightly keeps the value for analysts)
+        ratio = "-" if r["ratio"] is None or not r["judged"] else f"{r['ratio']:.2f}"
         if r["judged"] and r["ratio"] is not None and not low <= r["ratio"] <= high:
             ratio = f'<span class="warn">{ratio}</span>'
         rows.append([e(r["dimension"]), e(r["group"]), "&lt;5" if r["children"] is None else f"{r['children']:,}",
@@ -88,8 +90,9 @@ def lab_section(analysis, as_of: date, gov: dict) -> str:
                                 [as_of]).pl()
     risk = singling_out(children, QUASI_IDENTIFIERS, threshold)
     return f"""<h2>Fairness of the rules in force, and re-identification risk</h2>
-<p>Flag rates by group as ratios to the overall rate (outside {low}–{high} in orange, for groups large enough to
-judge): a prompt to look, never a verdict.</p>
+<p>Flag rates by group as ratios to the overall rate (outside {low}–{high} in orange): a prompt to look, never a
+verdict. "-": a group too small to judge (fewer children than would give {threshold} flags at the overall rate),
+or counts under {threshold} suppressed.</p>
 {_table(["dimension", "group", "children", "flagged", "ratio"], rows, left=2)}
 <p>child_indicators' quasi-identifiers ({e(", ".join(QUASI_IDENTIFIERS))}) single out
 <b>{risk['unique_share']:.1%}</b> of {risk['children']:,} children; <b>{risk['under_k_share']:.1%}</b> are in groups of

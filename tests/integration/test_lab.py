@@ -4,6 +4,7 @@ fairness every night, and a research extract whose k is checked here independent
 import contextlib
 import io
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -91,6 +92,14 @@ def test_fairness_ratios_are_kept_every_night_and_checked(nightly_home):
     assert "analysis/fairness_nightly:fairness_within_band" in check_evaluations(nightly_home["second"].result)
     report = (nightly_home["home"] / "reports" / AS_OF.isoformat() / "report.html").read_text(encoding="utf-8")
     assert "Fairness of the rules in force" in report and "single out" in report
+    section = report.split("Fairness of the rules in force")[1].split("</table>")[0]
+    shown = {tuple(re.sub(r"<[^>]+>", "", c) for c in cells[:2]): re.sub(r"<[^>]+>", "", cells[4])
+             for cells in (re.findall(r"<td[^>]*>(.*?)</td>", row) for row in section.split("<tr>")) if len(cells) == 5}
+    assert len(shown) == fairness.height
+    for r in fairness.iter_rows(named=True):  # a group too small to judge shows no ratio, not 0.00
+        judged = r["judged"] and r["ratio"] is not None
+        assert shown[(r["dimension"], r["group"])] == (f"{r['ratio']:.2f}" if judged else "-")
+    assert not fairness["judged"].all() and fairness["judged"].any()  # both kinds of row are seen
 
 
 @pytest.fixture(scope="module")
