@@ -217,7 +217,7 @@ def read_with_layout(file: ExtractFile, layout) -> ReadResult:
     """A department's own layout (config/layouts/<extract>.yml): CSV with its headers, or fixed-width
     records cut by byte ranges; its codes and date formats mapped to the contract's for validation, its
     own text and column names kept for quarantine."""
-    from pipelines.layouts import fixed_fields, mapped
+    from pipelines.layouts import mapped
 
     data = file.path.read_bytes()
     if not data.strip(BOM + b" \r\n\t"):
@@ -226,17 +226,24 @@ def read_with_layout(file: ExtractFile, layout) -> ReadResult:
         encoding, text = _decode_as(file.path, data, layout.encoding)
         read = _parse_csv(file, data, encoding, text, layout.extract)
     else:
-        raw, problems, blank = fixed_fields(data, layout)
-        encoding = "cp932" if layout.encoding in ("auto", "cp932") else layout.encoding
-        read = ReadResult(file, f"{encoding} (fixed-width)", hashlib.sha256(data).hexdigest(), len(data),
-                          raw.select(LINE, *[c.japanese for c in layout.extract.columns
-                                             if c.japanese in raw.columns]).with_columns(
-                              [pl.lit(None, pl.String).alias(c.japanese) for c in layout.extract.columns
-                               if c.japanese not in raw.columns]),
-                          problems, [], blank)
+        read = read_fixed_width(file, data, layout)
+        read.sha256, read.size_bytes = hashlib.sha256(data).hexdigest(), len(data)
     read.extract = layout.extract
     read.mapped = mapped(read.raw, layout)
     return read
+
+
+def read_fixed_width(file: ExtractFile, data: bytes, layout, first_line: int = 1) -> ReadResult:
+    """Fixed-width records (a whole file, or a batch of whole records starting at ``first_line``) as text
+    in the layout's column names; a column the layout does not hold is empty."""
+    from pipelines.layouts import fixed_fields
+
+    raw, problems, blank = fixed_fields(data, layout, first_line)
+    encoding = "cp932" if layout.encoding in ("auto", "cp932") else layout.encoding
+    columns = layout.extract.columns
+    raw = raw.select(LINE, *[c.japanese for c in columns if c.japanese in raw.columns]).with_columns(
+        [pl.lit(None, pl.String).alias(c.japanese) for c in columns if c.japanese not in raw.columns])
+    return ReadResult(file, f"{encoding} (fixed-width)", "", 0, raw, problems, [], blank, layout.extract)
 
 
 def _decode_as(path: Path, data: bytes, encoding: str) -> tuple[str, bytes]:

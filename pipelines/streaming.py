@@ -41,9 +41,11 @@ from pipelines.ingest import (
     ValidatedExtract,
     parse_body,
     parse_header,
+    read_fixed_width,
     transcode,
     validate,
 )
+from pipelines.layouts import active, mapped
 from pipelines.warehouse import with_provenance
 from schemas.contract import EXTRACTS, Extract
 from schemas.extracts import SCHEMAS
@@ -53,12 +55,7 @@ BATCH_ENV = "MIMAMORI_INGEST_BATCH_BYTES"  # set: every file in batches of this 
 
 
 def batch_bytes_for(file: ExtractFile) -> int | None:
-    """The batch size to read this file in, or None to read it whole (small files; departments' own
-    layouts, which are read whole)."""
-    from pipelines.layouts import active
-
-    if active().get(file.extract) is not None:
-        return None
+    """The batch size to read this file in, or None to read it whole (small files)."""
     forced = os.environ.get(BATCH_ENV)
     if forced:
         return int(forced)
@@ -73,7 +70,7 @@ DUPLICATE = re.compile(r"（(\d+)行目と同じ）$")
 class _Batch:
     offset: int  # byte offset of the batch in the file
     length: int
-    first_line: int  # the file's line number of the batch's first data line
+    first_line: int  # the file's line number of the batch's first byte (1: the header's, in a CSV)
     skip: int  # bytes before the first data line (a BOM; the header in the first batch is skipped after decoding)
 
 
@@ -81,9 +78,11 @@ class _Decoder:
     """Strict decoding of one file batch by batch, in one encoding for the whole file: UTF-8 with BOM,
     UTF-8, then CP932, settled by the first batch holding a non-ASCII byte (as ``ingest.decode`` does)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, encoding: str = "auto"):
         self.path = path
         self.settled: tuple[str, str] | None = None  # (label, codec)
+        if encoding != "auto":  # a layout's declared encoding
+            self.settled = (encoding, "cp932" if encoding == "cp932" else "utf-8")
 
     def __call__(self, chunk: bytes, offset: int, skip: int, line: int) -> tuple[str, bytes]:
         data = chunk[skip:]
@@ -143,11 +142,13 @@ def validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_of
 
 def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_of,
                          batch_bytes: int) -> ValidatedExtract:
+    layout = active().get(file.extract)
     with open(file.path, "rb") as f:
         head = f.read(65537)
     if not head.strip(BOM + b" \r\n\t") and len(head) <= 65536:
-        raise ExtractRejected(file.path, 1, "ファイルが空です（ヘッダー行がありません）")
-    extract = EXTRACTS[file.extract]
+        raise ExtractRejected(file.path, 1, "ファイルが空です" if layout is not None and layout.format != "csv"
+                              else "ファイルが空です（ヘッダー行がありません）")
+    extract = layout.extract if layout is not None else EXTRACTS[file.extract]  # in the file's column names
     schema = SCHEMAS[extract.name](file.extracted_on)
     unique = next((c for c in schema.checks if c.name == "unique_key"), None)
     key = extract.unique if unique is not None else ()
@@ -156,8 +157,7 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
     con.execute(f"DROP TABLE IF EXISTS {keys_table}")
     con.execute("SET preserve_insertion_order = false")
 
-    decoder = _Decoder(file.path)
-    reader = _BatchReader(file, extract, schema, key, decoder, as_of, batch_bytes)
+    reader = _BatchReader(file, extract, schema, key, as_of, batch_bytes, layout)
     quarantines: list[pl.DataFrame] = []
     reasons: Counter = Counter()
     batches: list[_Batch] = []
@@ -174,7 +174,7 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
         batches.append(batch)
         del validated
     header, label, digest = reader.header, reader.label, reader.digest
-    if header is None:
+    if header is None and (layout is None or layout.format == "csv"):
         raise ExtractRejected(file.path, 1, "ファイルが空です（ヘッダー行がありません）")
 
     quarantine = pl.concat(quarantines, how="vertical")
@@ -182,42 +182,62 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
         repeats = _repeated_keys(con, keys_table, key)
         if repeats.height:
             others = [c.error for c in schema.checks if c is not unique]
-            quarantine = _mark_repeats(con, file, extract, header, decoder, batches, stage, quarantine, repeats,
-                                       unique.error, others, reasons)
+            quarantine = _mark_repeats(con, reader, batches, stage, quarantine, repeats, unique.error, others,
+                                       reasons)
         con.execute(f"DROP TABLE IF EXISTS {keys_table}")
     staged = con.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]
     read = ReadResult(file, label, digest.hexdigest(), file.path.stat().st_size, pl.DataFrame(), pl.DataFrame(),
-                      [h for h in header if h not in extract.headers], blank, extract, rows_total=rows)
+                      [h for h in header or [] if h not in extract.headers], blank, extract, rows_total=rows)
     reasons = {r: n for r, n in reasons.items() if n > 0}
     return ValidatedExtract(read, pl.DataFrame(), quarantine.sort("行番号"), reasons, staged=stage, rows_staged=staged)
 
 
 class _BatchReader:
-    """The file's batches in order: each read, decoded, parsed, normalised and validated by pandera."""
+    """The file's batches in order: each read (by the contract, or by the department's layout: CSV with
+    its own headers and codes, or fixed-width records), normalised and validated by pandera."""
 
-    def __init__(self, file: ExtractFile, extract: Extract, schema, key: tuple[str, ...], decoder: _Decoder, as_of,
-                 batch_bytes: int):
-        self.file, self.extract, self.schema, self.key, self.decoder, self.as_of = \
-            file, extract, schema, key, decoder, as_of
-        self.batch_bytes = batch_bytes
+    def __init__(self, file: ExtractFile, extract: Extract, schema, key: tuple[str, ...], as_of, batch_bytes: int,
+                 layout=None):
+        self.file, self.extract, self.schema, self.key, self.as_of = file, extract, schema, key, as_of
+        self.batch_bytes, self.layout = batch_bytes, layout
+        self.fixed_width = layout is not None and layout.format != "csv"
+        self.decoder = _Decoder(file.path, layout.encoding if layout is not None else "auto")
         self.digest, self.header, self.label = hashlib.sha256(), None, ""
 
     def __iter__(self):
-        file, extract, line = self.file, self.extract, 1
-        for offset, chunk in _chunks(file.path, self.batch_bytes):
+        line = 1
+        for offset, chunk in _chunks(self.file.path, self.batch_bytes):
             self.digest.update(chunk)
-            skip = len(BOM) if offset == 0 and chunk.startswith(BOM) else 0
-            self.label, text = self.decoder(chunk, offset, skip, line)
-            if self.header is None:
-                self.header = parse_header(file, text, extract)
-                body, first_line = (text[text.find(b"\n") + 1:] if b"\n" in text else b""), 2
-            else:
-                body, first_line = text, line
-            raw, shape, blank = parse_body(file, body, self.header, extract, first_line)
-            read = ReadResult(file, self.label, "", 0, raw, shape, [], blank, extract)
-            validated = validate(read, self.as_of, extract, self.schema, keys=self.key)
-            yield _Batch(offset, len(chunk), first_line, skip), validated, raw.height, blank
+            batch = _Batch(offset, len(chunk), line, len(BOM) if offset == 0 and chunk.startswith(BOM) else 0)
+            read = self.read(chunk, batch)
+            validated = validate(read, self.as_of, self.extract, self.schema, keys=self.key)
+            yield batch, validated, read.raw.height, read.blank_lines
             line += chunk.count(b"\n")
+
+    def read(self, chunk: bytes, batch: _Batch) -> ReadResult:
+        """One batch's rows as text in the file's column names (a layout's codes and dates mapped)."""
+        if self.fixed_width:  # each field is decoded on its own (a character cut by a boundary is a row's problem)
+            self.label = "cp932 (fixed-width)" if self.layout.encoding in ("auto", "cp932") else \
+                f"{self.layout.encoding} (fixed-width)"
+            read = read_fixed_width(self.file, chunk, self.layout, batch.first_line)
+        else:
+            self.label, text = self.decoder(chunk, batch.offset, batch.skip, batch.first_line)
+            first_line = batch.first_line
+            if batch.offset == 0:
+                self.header = parse_header(self.file, text, self.extract)
+                text, first_line = (text[text.find(b"\n") + 1:] if b"\n" in text else b""), 2
+            raw, shape, blank = parse_body(self.file, text, self.header, self.extract, first_line)
+            read = ReadResult(self.file, self.label, "", 0, raw, shape, [], blank, self.extract)
+        if self.layout is not None:
+            read.mapped = mapped(read.raw, self.layout)
+        return read
+
+    def reread(self, batch: _Batch, lines: pl.Series) -> pl.DataFrame:
+        """The text of some lines of one batch, read again from the file."""
+        with open(self.file.path, "rb") as f:
+            f.seek(batch.offset)
+            chunk = f.read(batch.length)
+        return self.read(chunk, batch).raw.filter(pl.col(LINE).is_in(lines.implode()))
 
 
 def ahead(iterable, depth: int = 1):
@@ -283,9 +303,8 @@ def _repeated_keys(con: duckdb.DuckDBPyConnection, keys_table: str, key: tuple[s
         WHERE c.{LINE} > f.first_line ORDER BY c.{LINE}""").pl()
 
 
-def _mark_repeats(con, file: ExtractFile, extract: Extract, header: list[str], decoder: _Decoder,
-                  batches: list[_Batch], stage: str, quarantine: pl.DataFrame, repeats: pl.DataFrame,
-                  message: str, others: list[str], reasons: Counter) -> pl.DataFrame:
+def _mark_repeats(con, reader: _BatchReader, batches: list[_Batch], stage: str, quarantine: pl.DataFrame,
+                  repeats: pl.DataFrame, message: str, others: list[str], reasons: Counter) -> pl.DataFrame:
     """Each repeated key's reason as the whole file's check gives it (after the column checks' reasons,
     before the other row checks'); valid repeats move from the staged rows to the quarantine."""
     first_of = dict(zip(repeats[LINE].to_list(), repeats["first_line"].to_list()))
@@ -306,14 +325,14 @@ def _mark_repeats(con, file: ExtractFile, extract: Extract, header: list[str], d
         con.execute(f"DELETE FROM {stage} WHERE _source_line IN (SELECT {LINE} FROM moved)")
     finally:
         con.unregister("moved")
-    text = pl.concat([_reread(file, extract, header, decoder, batches[i], moved.filter(pl.col("_batch") == i)[LINE])
+    text = pl.concat([reader.reread(batches[i], moved.filter(pl.col("_batch") == i)[LINE])
                       for i in sorted(set(moved["_batch"].to_list()))])
     reason = pl.format(f"{message}（{{}}行目と同じ）", "first_line")
     reasons.update(f"{message}（{f}行目と同じ）" for f in moved["first_line"].to_list())
     added = text.join(moved.select(LINE, "first_line"), on=LINE).select(
         pl.col(LINE).alias("行番号"), reason.alias("理由"),
         *[pl.col(c.japanese).alias(f"{c.japanese}（ファイルの値）" if c.japanese == "理由" else c.japanese)
-          for c in extract.columns])
+          for c in reader.extract.columns])
     return pl.concat([quarantine, added.select(quarantine.columns)])
 
 
@@ -328,16 +347,3 @@ def _with_repeat(reason: str, repeat: str, message: str, others: list[str], reas
     at = next((i for i, part in enumerate(parts) if part in others), len(parts))
     reasons[repeat] += 1
     return "; ".join(parts[:at] + [repeat] + parts[at:])
-
-
-def _reread(file: ExtractFile, extract: Extract, header: list[str], decoder: _Decoder, batch: _Batch,
-            lines: pl.Series) -> pl.DataFrame:
-    """The text of some lines of one batch, read again from the file."""
-    with open(file.path, "rb") as f:
-        f.seek(batch.offset)
-        chunk = f.read(batch.length)
-    _, text = decoder(chunk, batch.offset, batch.skip, batch.first_line)
-    if batch.offset == 0:
-        text = text[text.find(b"\n") + 1:]
-    raw, _, _ = parse_body(file, text, header, extract, batch.first_line)
-    return raw.filter(pl.col(LINE).is_in(lines.implode()))

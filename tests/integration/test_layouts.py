@@ -10,6 +10,7 @@ import pytest
 
 from pipelines.layouts import ENV
 from pipelines.nightly import run_nightly
+from pipelines.streaming import BATCH_ENV
 from seeds.generator import generate
 from tests.conftest import AS_OF, SEED, restricted
 
@@ -35,6 +36,7 @@ def test_a_night_on_vendor_layouts_gives_the_same_list_as_the_contract(vendor, c
     assert "WELF_20261130.csv" in names and "GAKUREI20261130.DAT" in names and "fukushi_20261130.csv" not in names
     contract = run_nightly(tmp_path / "contract", clean_municipality / "landing", AS_OF, quiet=True)
     monkeypatch.setenv(ENV, str(vendor / "layouts"))
+    monkeypatch.setenv(BATCH_ENV, "4096")  # the layout files read in batches, as a large city's would be
     layouts = run_nightly(tmp_path / "layouts", vendor / "landing", AS_OF, quiet=True)
     assert contract.result.success and layouts.result.success
     files = {f["file"]: f for f in layouts.summary["files"]}

@@ -154,3 +154,41 @@ def test_batches_read_ahead_in_order_errors_reach_the_reader_and_stopping_stops_
     reader.close()  # the consumer stops (an error while loading, say): the producer must too
     assert not any(t.name == "mimamori-batch-reader" and t.is_alive() for t in threading.enumerate())
     assert len(produced) <= 3  # one batch ahead, not the whole file
+
+
+@pytest.fixture(scope="module")
+def vendor_files(tmp_path_factory):
+    """The tiny municipality's welfare CSV and fixed-width school register in the vendor-a layouts, each
+    with bad records added: a key repeated far from its first line, a short record, a character cut by a
+    field's boundary, a blank line; an unknown code, an impossible date, fields missing."""
+    from seeds.generator import generate
+
+    out = tmp_path_factory.mktemp("vendor")
+    generate("tiny", 12, AS_OF, out, layout="vendor-a")
+    landing = out / "landing"
+    fixed = landing / f"GAKUREI{AS_OF:%Y%m%d}.DAT"
+    records = fixed.read_bytes().split(b"\r\n")[:-1]
+    name = "見守小学校".encode("cp932")
+    cut = records[5][:38] + b"A" + name + b" " * (40 - 1 - len(name)) + records[5][78:]  # 学校名 shifted a byte
+    records[40:40] = [records[3], b"", records[7][:30], cut[:77] + "ア".encode("cp932")[:1] + cut[78:]]
+    fixed.write_bytes(b"\r\n".join(records) + b"\r\n")
+    welfare = landing / f"WELF_{AS_OF:%Y%m%d}.csv"
+    lines = welfare.read_bytes().split(b"\r\n")
+    lines[-1:-1] = [lines[2], lines[3].replace(b",0", b",9", 1), b"", b'000000100000999,01,20261340,"",000000500000001',
+                    b"000000100000998,01"]
+    welfare.write_bytes(b"\r\n".join(lines))
+    return out
+
+
+@pytest.mark.parametrize("batch_bytes", [500, 3_000, 10**8])
+@pytest.mark.parametrize("name", ["GAKUREI", "WELF_"])
+def test_a_departments_own_layout_read_in_batches_gives_what_it_gives_whole(vendor_files, tmp_path, monkeypatch,
+                                                                             batch_bytes, name):
+    from pipelines.layouts import ENV
+
+    monkeypatch.setenv(ENV, str(vendor_files / "layouts"))
+    path = vendor_files / "landing" / (f"GAKUREI{AS_OF:%Y%m%d}.DAT" if name == "GAKUREI" else f"WELF_{AS_OF:%Y%m%d}.csv")
+    file = ExtractFile(path, "gakureibo" if name == "GAKUREI" else "fukushi", AS_OF)
+    whole, part, staged = both(tmp_path, file, batch_bytes)
+    assert whole.quarantine.height >= 2 and whole.valid.height > 50  # the bad records are there to be found
+    assert_same(file, whole, part, staged)
