@@ -192,3 +192,15 @@ def test_a_departments_own_layout_read_in_batches_gives_what_it_gives_whole(vend
     whole, part, staged = both(tmp_path, file, batch_bytes)
     assert whole.quarantine.height >= 2 and whole.valid.height > 50  # the bad records are there to be found
     assert_same(file, whole, part, staged)
+
+
+@pytest.mark.parametrize("batch_bytes", [300, 2_000, 6_650, 10**6])
+def test_a_line_break_inside_quotes_rejects_the_file_at_its_line_whatever_batch_it_falls_in(tmp_path, batch_bytes):
+    rows = [person(1000 + i) for i in range(100)]
+    rows[50] = rows[50].replace("みまもり市桜町1丁目2番3号", '"みまもり市\n桜町"')
+    file = write(tmp_path, "jumin_20261130.csv", JUMIN, rows)
+    with pytest.raises(ExtractRejected) as whole:
+        validate(read_extract(file), AS_OF)
+    with connect(tmp_path / "home") as con, pytest.raises(ExtractRejected) as part:
+        validate_in_batches(con, file, AS_OF, batch_bytes)
+    assert str(part.value) == str(whole.value) and "52行目: 引用符" in str(part.value)
