@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import queue
 import re
-import threading
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,9 +161,9 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
     reasons: Counter = Counter()
     batches: list[_Batch] = []
     rows = blank = 0
-    # the next batch is decoded and validated while this one is written to the store (polars and DuckDB
-    # both work outside the GIL): one batch ahead, so memory stays bounded
-    for batch, validated, raw_rows, blank_rows in ahead(reader):
+    # the next batches are decoded and validated (two threads) while this one is written to the store:
+    # polars and DuckDB work outside the GIL; at most two batches in flight, so memory stays bounded
+    for batch, validated, raw_rows, blank_rows in reader:
         _append(con, stage, with_provenance(validated.valid, file.name, file.extracted_on))
         if key:
             _append(con, keys_table, validated.readable_keys.with_columns(_batch=pl.lit(len(batches), pl.Int32)))
@@ -205,14 +204,31 @@ class _BatchReader:
         self.digest, self.header, self.label = hashlib.sha256(), None, ""
 
     def __iter__(self):
+        """Two batches at a time once the first has settled the header and the encoding (both cores: the
+        decoding, parsing and pandera of one batch run partly in Python), results in the file's order."""
+        pending: deque = deque()
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="mimamori-batch") as pool:
+            for batch, chunk in self._chunks():
+                if pending and (len(pending) >= 2 or not self._settled()):
+                    yield pending.popleft().result()
+                pending.append(pool.submit(self._validate, chunk, batch))
+            while pending:
+                yield pending.popleft().result()
+
+    def _chunks(self):
         line = 1
         for offset, chunk in _chunks(self.file.path, self.batch_bytes):
             self.digest.update(chunk)
-            batch = _Batch(offset, len(chunk), line, len(BOM) if offset == 0 and chunk.startswith(BOM) else 0)
-            read = self.read(chunk, batch)
-            validated = validate(read, self.as_of, self.extract, self.schema, keys=self.key)
-            yield batch, validated, read.raw.height, read.blank_lines
+            yield _Batch(offset, len(chunk), line, len(BOM) if offset == 0 and chunk.startswith(BOM) else 0), chunk
             line += chunk.count(b"\n")
+
+    def _settled(self) -> bool:
+        return self.fixed_width or (self.header is not None and self.decoder.settled is not None)
+
+    def _validate(self, chunk: bytes, batch: _Batch):
+        read = self.read(chunk, batch)
+        validated = validate(read, self.as_of, self.extract, self.schema, keys=self.key)
+        return batch, validated, read.raw.height, read.blank_lines
 
     def read(self, chunk: bytes, batch: _Batch) -> ReadResult:
         """One batch's rows as text in the file's column names (a layout's codes and dates mapped)."""
@@ -238,48 +254,6 @@ class _BatchReader:
             f.seek(batch.offset)
             chunk = f.read(batch.length)
         return self.read(chunk, batch).raw.filter(pl.col(LINE).is_in(lines.implode()))
-
-
-def ahead(iterable, depth: int = 1):
-    """The items of ``iterable``, produced in a thread up to ``depth`` items ahead of the consumer. An
-    error of the producer is raised in the consumer; a consumer that stops stops the producer."""
-    items: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def produce():
-        try:
-            for item in iterable:
-                while not stop.is_set():
-                    try:
-                        items.put(("item", item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            items.put(("end", done))
-        except BaseException as e:  # handed to the consumer, raised there
-            items.put(("error", e))
-
-    producer = threading.Thread(target=produce, name="mimamori-batch-reader", daemon=True)
-    producer.start()
-    try:
-        while True:
-            kind, item = items.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while producer.is_alive():  # let it see the stop (it may be blocked on a full queue)
-            try:
-                items.get_nowait()
-            except queue.Empty:
-                pass
-            producer.join(timeout=0.05)
 
 
 def _append(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:

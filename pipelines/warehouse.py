@@ -102,18 +102,21 @@ def log_file(con: duckdb.DuckDBPyConnection, file: ExtractFile, *, status: str, 
 class HeldSnapshot:
     sha256: str
     extracted_on: date
+    size_bytes: int | None
 
 
 def current_snapshot(con: duckdb.DuckDBPyConnection, extract: str) -> HeldSnapshot | None:
     """The file the department's table holds now (the newest successful load, or its relabelling)."""
-    row = con.execute(f"SELECT sha256, extracted_on FROM {LOAD_LOG} WHERE extract = ? "
+    row = con.execute(f"SELECT sha256, extracted_on, size_bytes FROM {LOAD_LOG} WHERE extract = ? "
                       "AND status IN ('loaded', 'unchanged') ORDER BY logged_at DESC LIMIT 1", [extract]).fetchone()
     return HeldSnapshot(*row) if row else None
 
 
-def loaded_hashes(con: duckdb.DuckDBPyConnection, extract: str) -> set[str]:
-    rows = con.execute(f"SELECT sha256 FROM {LOAD_LOG} WHERE extract = ? AND status = 'loaded'", [extract])
-    return {r[0] for r in rows.fetchall()}
+def loaded_files(con: duckdb.DuckDBPyConnection, extract: str) -> dict[str, int | None]:
+    """sha256 → size of every file of the extract loaded so far."""
+    rows = con.execute(f"SELECT sha256, any_value(size_bytes) FROM {LOAD_LOG} WHERE extract = ? AND status = 'loaded' "
+                       "GROUP BY sha256", [extract])
+    return dict(rows.fetchall())
 
 
 def with_provenance(valid: pl.DataFrame, file_name: str | None, extracted_on: date | None) -> pl.DataFrame:

@@ -2,6 +2,7 @@
 quarantine lines and reasons (keys repeated across batches included), the same counts and the same
 rejections — at any batch size."""
 
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -106,6 +107,8 @@ def test_a_bad_byte_in_a_later_batch_rejects_the_file_at_the_same_line_and_leave
         staged = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
         assert staged == []
     assert (part.value.line, part.value.problem) == (whole.value.line, whole.value.problem) and whole.value.line == 372
+    # the batches read in parallel behind it stopped with it
+    assert not [t for t in threading.enumerate() if t.name.startswith("mimamori-batch")]
 
 
 @pytest.mark.parametrize("content", [b"", b"\r\n", JUMIN.encode("cp932") + b"\r\n"])
@@ -123,37 +126,6 @@ def test_empty_and_header_only_files_as_read_whole(tmp_path, content):
     with connect(tmp_path / "home") as con:
         part = validate_in_batches(con, file, AS_OF, 100)
     assert (part.read.rows_read, part.rows_loaded, part.rows_quarantined) == (whole.read.rows_read, 0, 0)
-
-
-def test_batches_read_ahead_in_order_errors_reach_the_reader_and_stopping_stops_the_thread():
-    import threading
-
-    from pipelines.streaming import ahead
-
-    assert list(ahead(iter(range(50)), depth=2)) == list(range(50))
-
-    def failing():
-        yield 1
-        raise ExtractRejected(Path("x.csv"), 7, "broken")
-
-    got = []
-    with pytest.raises(ExtractRejected, match="broken"):
-        for item in ahead(failing()):
-            got.append(item)
-    assert got == [1]
-
-    produced = []
-
-    def endless():
-        while True:
-            produced.append(len(produced))
-            yield produced[-1]
-
-    reader = ahead(endless())
-    assert next(reader) == 0
-    reader.close()  # the consumer stops (an error while loading, say): the producer must too
-    assert not any(t.name == "mimamori-batch-reader" and t.is_alive() for t in threading.enumerate())
-    assert len(produced) <= 3  # one batch ahead, not the whole file
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from pipelines.warehouse import (
     connect,
     create_empty,
     current_snapshot,
-    loaded_hashes,
+    loaded_files,
     log_file,
     relabel_snapshot,
     replace_snapshot,
@@ -106,12 +106,11 @@ def _ingest_snapshot(con, home: MimamoriHome, extract: Extract, files: list[Extr
     for file in reversed(files):
         if held and held.extracted_on > file.extracted_on:
             return  # what the store holds is newer than anything left to try
-        digest = file_sha256(file.path)
-        if held and digest == held.sha256:
+        if held and _same_bytes(file.path, {held.sha256: held.size_bytes}):
             # the same bytes as the table holds: nothing to read again (tax data changes once a year)
             report.skipped.append(file.name)
             relabel_snapshot(con, file)
-            log_file(con, file, status="unchanged", as_of=as_of, run_id=context.run_id, sha256=digest,
+            log_file(con, file, status="unchanged", as_of=as_of, run_id=context.run_id, sha256=held.sha256,
                      message="same sha256 as the data in use")
             return
         validated = _ingest_file(con, home, file, as_of, context.run_id, report, context)
@@ -123,14 +122,23 @@ def _ingest_snapshot(con, home: MimamoriHome, extract: Extract, files: list[Extr
 def _ingest_deltas(con, home: MimamoriHome, extract: Extract, files: list[ExtractFile], as_of: date,
                    report: NightReport, context: dg.AssetExecutionContext) -> None:
     """Every delta file dated ≤ T not loaded yet (by sha256), oldest first; a rejected one is skipped."""
-    done = loaded_hashes(con, extract.name)
+    done = loaded_files(con, extract.name)
     for file in files:
-        if file_sha256(file.path) in done:
+        if _same_bytes(file.path, done):
             report.skipped.append(file.name)
             continue
         validated = _ingest_file(con, home, file, as_of, context.run_id, report, context)
         if validated:
             upsert_delta(con, validated, extract.unique, _record_load(con, home, validated, as_of, context.run_id))
+
+
+def _same_bytes(path: Path, loaded: dict[str, int | None]) -> bool:
+    """Whether the file holds the bytes of a file loaded before (by sha256). A file of a size none of them
+    had is new without hashing it here (reading it takes its sha256: 0.6 s saved for a 580 MB file)."""
+    size = path.stat().st_size
+    if not any(known is None or known == size for known in loaded.values()):
+        return False
+    return file_sha256(path) in loaded
 
 
 def no_data_message(extract: Extract, landing: Path, as_of: date, rejected: list[str]) -> str:
