@@ -39,9 +39,12 @@ AS_OF = date(2026, 11, 30)
 
 
 def tree_rss_kb(root: int) -> int:
-    """Resident memory of a process and all its descendants, from /proc."""
+    """Resident memory of a process and all its descendants, from /proc. A child still running its
+    parent's program (forked, not yet exec'd: Python starts every subprocess so) shares the parent's pages
+    and would count them twice, so it is left out."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    cmdline: dict[int, bytes] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -50,15 +53,19 @@ def tree_rss_kb(root: int) -> int:
                 ppid = int(f.read().rsplit(")", 1)[1].split()[1])
             with open(f"/proc/{entry}/status") as f:
                 kb = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline[int(entry)] = f.read()
         except (OSError, ValueError, IndexError):
             continue
         children.setdefault(ppid, []).append(int(entry))
         rss[int(entry)] = kb
-    total, stack = 0, [root]
+    total, stack = rss.get(root, 0), [root]
     while stack:
         pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack += children.get(pid, [])
+        for child in children.get(pid, []):
+            stack.append(child)
+            if cmdline.get(child) != cmdline.get(pid):
+                total += rss.get(child, 0)
     return total
 
 
