@@ -233,9 +233,8 @@ class _BatchReader:
     def read(self, chunk: bytes, batch: _Batch) -> ReadResult:
         """One batch's rows as text in the file's column names (a layout's codes and dates mapped)."""
         if self.fixed_width:  # each field is decoded on its own (a character cut by a boundary is a row's problem)
-            self.label = "cp932 (fixed-width)" if self.layout.encoding in ("auto", "cp932") else \
-                f"{self.layout.encoding} (fixed-width)"
             read = read_fixed_width(self.file, chunk, self.layout, batch.first_line)
+            self.label = read.encoding
         else:
             self.label, text = self.decoder(chunk, batch.offset, batch.skip, batch.first_line)
             first_line = batch.first_line
