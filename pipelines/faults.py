@@ -13,6 +13,7 @@ import signal
 ENV = "MIMAMORI_FAILPOINT"
 POINTS = {
     "ingest_load": "inside the transaction that loads an attendance file, before it commits",
+    "ingest_batch": "after a file's third batch is staged, the next two being validated in threads",
     "dbt": "while dbt is running models (after the first models finished)",
     "export_swap": "between moving the previous exports aside and moving tonight's in",
     "analysis_marts": "after the first analysts' table was written, before the others",

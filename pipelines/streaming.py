@@ -31,6 +31,7 @@ import duckdb
 import polars as pl
 
 from pipelines.config import operations
+from pipelines.faults import failpoint
 from pipelines.ingest import (
     BOM,
     LINE,
@@ -172,6 +173,8 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
         rows, blank = rows + raw_rows, blank + blank_rows
         batches.append(batch)
         del validated
+        if len(batches) == 3:
+            failpoint(f"ingest_batch:{extract.name}")
     header, label, digest = reader.header, reader.label, reader.digest
     if header is None and (layout is None or layout.format == "csv"):
         raise ExtractRejected(file.path, 1, "ファイルが空です（ヘッダー行がありません）")

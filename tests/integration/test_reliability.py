@@ -15,6 +15,7 @@ import pytest
 
 from pipelines.audit import verify
 from pipelines.nightly import run_nightly
+from pipelines.streaming import BATCH_ENV
 from tests.conftest import AS_OF, check_evaluations, restricted
 
 MIMAMORI = str(Path(sys.executable).with_name("mimamori"))
@@ -161,10 +162,12 @@ def assert_same_as_uninterrupted(home: Path, reference: Path) -> None:
 
 def test_a_night_killed_while_loading_then_in_dbt_then_in_the_marts_is_made_whole_by_running_it_again(
         clean_municipality, uninterrupted, tmp_path):
-    """Three kills in a row on one home (each run is the same night again), then a whole run."""
+    """Four kills in a row on one home (each run is the same night again), then a whole run. The first
+    comes while attendance is read in 64 KB batches, two of them being validated in threads."""
     landing, home = clean_municipality / "landing", tmp_path / "home"
-    for point in ["ingest_load:shukketsu", "dbt", "analysis_marts"]:
-        killed = nightly(landing, home, env={"MIMAMORI_FAILPOINT": point})
+    for point in ["ingest_batch:shukketsu", "ingest_load:shukketsu", "dbt", "analysis_marts"]:
+        batches = {BATCH_ENV: "65536"} if point == "ingest_batch:shukketsu" else {}
+        killed = nightly(landing, home, env={"MIMAMORI_FAILPOINT": point, **batches})
         assert killed.returncode == -signal.SIGKILL, (point, killed.stdout[-2000:])
         assert_whole(home)
     assert run_nightly(home, landing, AS_OF, quiet=True).result.success  # the same night again
