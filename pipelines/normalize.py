@@ -147,9 +147,10 @@ def normalise(raw: pl.DataFrame, extract: Extract) -> pl.DataFrame:
     """Raw text columns (Japanese headers) → typed columns (English names) plus the ``_problems`` list.
 
     Values that could not be read are null in the typed column and named in ``_problems``; the raw
-    frame is left as it is, so quarantine can show the department's original text. Each column's rules
-    run once per distinct value (an attendance file has millions of rows but a few hundred dates), and
-    only for values not already canonical (see ``canonical_value``).
+    frame is left as it is, so quarantine can show the department's original text. Free text is only
+    trimmed, on every row; every other column's rules run once per distinct value (an attendance file has
+    millions of rows but a few hundred dates), and only for values not already canonical
+    (see ``canonical_value``).
     """
     frame = raw
     problem_columns = []

@@ -60,7 +60,6 @@ def source_facts(con: duckdb.DuckDBPyConnection, landing: Path, as_of: date, rul
     return facts
 
 
-
 def data_in_use(con: duckdb.DuckDBPyConnection, extract: Extract) -> tuple[str | None, date | None]:
     """The file(s) behind a department's table and their extraction date; (None, None) when it has no data.
     A delta file with no rows (出欠 on a Sunday) is still the newest data: its date comes from the load log."""

@@ -205,10 +205,9 @@ def upsert_delta(con: duckdb.DuckDBPyConnection, validated: ValidatedExtract, ke
             con.execute(f"DELETE FROM {table} t USING incoming i WHERE {on} AND t._extracted_on <= i._extracted_on")
             con.execute(f"INSERT INTO {table} BY NAME SELECT i.* FROM incoming i "
                         f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})")
-        else:  # the first file, or the first after the table emptied: nothing to replace or keep
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
-        if had_rows:  # into an empty table go one file's rows, unique by its pandera check (unique_key)
             _check_unique(con, table, key)
+        else:  # the first file (or the first after the table emptied): one file's rows, unique by its pandera
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")  # check, nothing to replace
         before_commit()
         failpoint(f"ingest_load:{validated.read.file.extract}")
 
