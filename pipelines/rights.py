@@ -372,27 +372,28 @@ def _reflected(con, receipt: str, as_of: date, out: CorrectionsApplied) -> None:
 # ------------------------------------------------------------------------------------------ access alerts
 
 
-def access_counts(entries: list[dict], since: datetime | None = None) -> Counter:
-    """Re-identifications and disclosure reports per (OS user, day in Tokyo), from the audit log."""
+def access_counts(entries: list[dict]) -> Counter:
+    """Re-identifications and disclosure reports per (OS user, day in Tokyo), from audit log entries."""
     counts: Counter = Counter()
     for e in entries:
-        if e["event"] not in ("reidentify", "disclosure"):
-            continue
-        at = datetime.fromisoformat(e["at"])
-        if since is not None and at <= since:
-            continue
-        counts[(e["details"].get("user", "?"), at.astimezone(TOKYO).date().isoformat())] += 1
+        if e["event"] in ("reidentify", "disclosure"):
+            day = datetime.fromisoformat(e["at"]).astimezone(TOKYO).date().isoformat()
+            counts[(e["details"].get("user", "?"), day)] += 1
     return counts
 
 
 def access_alerts(entries: list[dict], limit: int) -> list[dict]:
-    """Users over ``limit`` requests in a day, since the previous night finished (the whole log at first)."""
-    finished = [datetime.fromisoformat(e["at"]) for e in entries if e["event"] == "run_finished"]
-    started = [datetime.fromisoformat(e["at"]) for e in entries if e["event"] == "run_started"]
-    # the previous night: the last finished run that started before the latest start (this night's)
-    since = max((f for f in finished if not started or f < started[-1]), default=None)
+    """Users over ``limit`` requests in a day, since the previous night finished (the whole log at first).
+
+    "Since" is by place in the log, not by time: entries are stamped to the second, and a request made in
+    the second the previous night finished is still one of tonight's."""
+    starts = [i for i, e in enumerate(entries) if e["event"] == "run_started"]
+    latest = starts[-1] if starts else len(entries)
+    # the previous night: the last run that finished before this night (the latest start) began
+    finished = [i for i, e in enumerate(entries[:latest]) if e["event"] == "run_finished"]
+    since = finished[-1] + 1 if finished else 0
     return [{"user": user, "day": day, "requests": n, "limit": limit}
-            for (user, day), n in sorted(access_counts(entries, since).items()) if n > limit]
+            for (user, day), n in sorted(access_counts(entries[since:]).items()) if n > limit]
 
 
 def purge_date(change_date: date | None, days: int) -> date | None:
