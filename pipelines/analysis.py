@@ -53,15 +53,23 @@ def tokens(series: pl.Series, token, kind: str) -> pl.Series:
     return pl.Series(series.name, [None if v is None else token(kind, v) for v in series.to_list()], pl.String)
 
 
-def child_indicators(restricted: duckdb.DuckDBPyConnection, token, as_of: date) -> pl.DataFrame:
+def night_tokens(restricted: duckdb.DuckDBPyConnection, token, as_of: date) -> pl.DataFrame:
+    """address_code → child_token, household_token of the night's children: each HMAC once a night, for
+    every table that shows a child (829 k tokens at fukuoka when each table made its own)."""
+    c = restricted.execute("select address_code, household_code from marts.child_signals where as_of = ?",
+                           [as_of]).pl()
+    return c.select("address_code", child_token=tokens(c["address_code"], token, "child"),
+                    household_token=tokens(c["household_code"], token, "household"))
+
+
+def child_indicators(restricted: duckdb.DuckDBPyConnection, ids: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """Per child of the night, under its tokens (``ids``, from night_tokens)."""
     c = restricted.execute(f"""
-        select address_code, household_code, age, sex, left(area_code, 3) as town_code, school_code, grade,
+        select address_code, age, sex, left(area_code, 3) as town_code, school_code, grade,
                {', '.join(f'signal_{s}' for s in SIGNALS)}, signal_ids, domains, domain_count, is_flagged,
                is_supported, as_of, rule_version
         from marts.child_signals where as_of = ?""", [as_of]).pl()
-    return c.with_columns(
-        child_token=tokens(c["address_code"], token, "child"),
-        household_token=tokens(c["household_code"], token, "household"),
+    return c.join(ids, on="address_code", how="left").with_columns(
         **{f"domain_{k}": pl.col("domains").str.contains(v) for k, v in DOMAINS.items()},
     ).select("as_of", "child_token", "household_token", "age", "sex", "town_code", "school_code", "grade",
              *[f"signal_{s}" for s in SIGNALS], *[f"domain_{k}" for k in DOMAINS], "domain_count",

@@ -22,7 +22,7 @@ import duckdb
 import polars as pl
 
 from pipelines import config
-from pipelines.analysis import analysis_path, tokens
+from pipelines.analysis import analysis_path
 
 AGE_BANDS = [(0, 5, "0-5"), (6, 11, "6-11"), (12, 14, "12-14"), (15, 17, "15-17")]
 HOUSEHOLD_TYPES = {"one_adult": "大人1人の世帯", "two_adults": "大人2人の世帯", "three_or_more_adults": "大人3人以上の世帯",
@@ -50,18 +50,17 @@ def household_type(adults: pl.Expr) -> pl.Expr:
             .when(adults == 2).then(pl.lit("two_adults")).otherwise(pl.lit("three_or_more_adults")))
 
 
-def child_measures(restricted: duckdb.DuckDBPyConnection, token, as_of: date) -> pl.DataFrame:
-    """Per child and night: the numbers behind every signal, under the child's token; no date of birth,
-    no fact date, no free text, no code of a person (analysis.child_measures)."""
+def child_measures(restricted: duckdb.DuckDBPyConnection, ids: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """Per child and night: the numbers behind every signal, under the child's tokens (``ids``, from
+    analysis.night_tokens); no date of birth, no fact date, no free text, no code of a person
+    (analysis.child_measures)."""
     m = restricted.execute(f"""
-        select c.address_code, c.household_code, c.age, c.sex, left(c.area_code, 3) as town_code, c.office_code,
+        select c.address_code, c.age, c.sex, left(c.area_code, 3) as town_code, c.office_code,
                c.is_flagged, c.domain_count, c.rule_version,
                {', '.join(f'm.{x}' for x in MEASURES if x != 'weight_ratio')}, round(m.weight_ratio, 6) as weight_ratio
         from marts.child_signals c join intermediate.int_child_measures m using (address_code)
         where c.as_of = ?""", [as_of]).pl()
-    return m.with_columns(
-        child_token=tokens(m["address_code"], token, "child"),
-        household_token=tokens(m["household_code"], token, "household"),
+    return m.join(ids, on="address_code", how="left").with_columns(
         age_band=age_band(pl.col("age")), household_type=household_type(pl.col("household_adults")),
         as_of=pl.lit(as_of),
     ).select("as_of", "child_token", "household_token", "age", "age_band", "sex", "town_code", "office_code",

@@ -104,6 +104,20 @@ def test_tokens_are_stable_across_nights_and_differ_between_purposes(nightly_hom
     assert wrong_key != analysis("child", "000000000000123")
 
 
+def test_every_analysts_table_shows_a_child_and_its_household_under_the_same_tokens(nightly_home):
+    home = nightly_home["home"]
+    with restricted(home) as con:
+        codes = con.execute("select address_code, household_code from marts.child_signals where as_of = ?",
+                            [AS_OF]).fetchall()
+    token = tokenizer(home, "analysis")
+    expected = {(token("child", c), token("household", h)) for c, h in codes}
+    con = duckdb.connect(str(home / "warehouse" / "analysis.duckdb"), read_only=True)
+    for table in ("child_indicators", "child_measures"):
+        pairs = con.execute(f"select child_token, household_token from {table} where as_of = ?", [AS_OF]).fetchall()
+        assert len(pairs) == len(codes) and set(pairs) == expected, table
+    con.close()
+
+
 def test_school_karte_suppresses_small_cells_and_their_complements(nightly_home):
     con = duckdb.connect(str(nightly_home["home"] / "warehouse" / "analysis.duckdb"), read_only=True)
     karte = con.execute("select * from school_karte").pl()

@@ -7,8 +7,9 @@ from pipelines import config
 from pipelines.analysis import (
     child_indicators,
     connect_analysis,
-    household_indicators,
     delete_history,
+    household_indicators,
+    night_tokens,
     publish,
     replace_whole,
     review_outcomes,
@@ -56,9 +57,10 @@ def analysis_marts(context: dg.AssetExecutionContext, home: MimamoriHome, night_
     gov = config.governance()
     token = tokenizer(home.root, gov["purpose"])
     with connect(home.root, read_only=True) as restricted:
-        children = child_indicators(restricted, token, as_of)
+        ids = night_tokens(restricted, token, as_of)
+        children = child_indicators(restricted, ids, as_of)
         karte = school_karte(restricted, children, as_of, gov["small_cell_threshold"])
-        measures = child_measures(restricted, token, as_of)
+        measures = child_measures(restricted, ids, as_of)
         reviews = review_outcomes(restricted, token)
         withdrawn = withdrawn_people(restricted, token, as_of)
     households = household_indicators(children)
