@@ -23,9 +23,17 @@ def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
 
 
 def _fingerprint(path) -> str:
-    """Name, size and modification time: cheap to take every minute; the ingest hashes the content."""
+    """Name, size and modification time to the nanosecond: cheap to take every minute (the ingest hashes
+    the content), and a file replaced by one of the same size within the same second is still new."""
     st = path.stat()
-    return f"{path.name}:{st.st_size}:{int(st.st_mtime)}"
+    return f"{path.name}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _in_cursor(fingerprint: str, seen: set[str]) -> bool:
+    """In the cursor, or in a cursor written before fingerprints had nanoseconds (whole seconds then):
+    an upgrade must not start a night again for every file already there."""
+    head, nanoseconds = fingerprint.rsplit(":", 1)
+    return fingerprint in seen or f"{head}:{int(nanoseconds) // 10**9}" in seen
 
 
 @dg.sensor(job=nightly_job, minimum_interval_seconds=config.operations()["sensor_interval_seconds"],
@@ -36,7 +44,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, home: MimamoriHome) -> d
     seen = set(json.loads(context.cursor)) if context.cursor else set()
     extracts = [f for group in landing_files(home.landing_dir, _today()).values() for f in group]
     current = {_fingerprint(f.path): f for f in [*extracts, *return_files(home.landing_dir)]}
-    new = sorted(k for k in current if k not in seen)
+    new = sorted(k for k in current if not _in_cursor(k, seen))
     if not new:
         return dg.SensorResult(skip_reason="no new extract or returned list in the landing folder",
                                cursor=context.cursor)

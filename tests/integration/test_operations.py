@@ -2,6 +2,7 @@
 freshness checks; and a run that fails late leaves the previous night's exports as they were."""
 
 import json
+import os
 import shutil
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
@@ -53,6 +54,26 @@ def test_sensor_starts_one_run_per_new_file_set_and_never_two_for_one_file(tmp_p
     replay = sensor_tick(landing, tmp_path, first.cursor)
     assert replay.run_requests[0].run_key == second.run_requests[0].run_key
     assert json.loads(second.cursor) and sensor_tick(landing, tmp_path, second.cursor).run_requests == []
+
+
+def test_sensor_sees_a_file_replaced_within_the_same_second_and_reads_an_old_cursor(tmp_path, clean_municipality):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    path = landing / "jumin_20261130.csv"
+    shutil.copy(clean_municipality / "landing" / path.name, path)
+    second = 1_796_000_000 * 10**9
+    os.utime(path, ns=(second, second + 100))
+    first = sensor_tick(landing, tmp_path)
+    # the department sends it again, corrected, same size, in the same second
+    data = bytearray(path.read_bytes())
+    data[-3:-2] = b"9" if data[-3:-2] != b"9" else b"8"
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(second, second + 900_000_000))
+    again = sensor_tick(landing, tmp_path, first.cursor)
+    assert len(again.run_requests) == 1 and again.run_requests[0].run_key != first.run_requests[0].run_key
+    # a cursor of whole seconds (before the upgrade) still knows the file: no night started again
+    legacy = json.dumps([f"{path.name}:{path.stat().st_size}:{second // 10**9}"])
+    assert sensor_tick(landing, tmp_path, legacy).run_requests == []
 
 
 def test_sensor_sees_returned_lists_and_runs_the_latest_night_again(tmp_path, clean_municipality):
