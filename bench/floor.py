@@ -37,7 +37,7 @@ from pipelines import reviews, rights  # noqa: E402
 from pipelines.defs.linkage.vars import as_of_env, dbt_vars  # noqa: E402
 from pipelines.ingest import decode, landing_files  # noqa: E402
 from pipelines.nightly import TELEMETRY_OFF  # noqa: E402
-from pipelines.warehouse import extension_directory  # noqa: E402
+from pipelines.duckdb_env import extension_directory  # noqa: E402
 from schemas.contract import EXTRACTS  # noqa: E402
 
 

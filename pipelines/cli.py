@@ -54,7 +54,7 @@ def ensure_dbt_manifest(force: bool = False) -> Path:
         dbt = Path(sys.executable).with_name("dbt")
         from pipelines.nightly import TELEMETRY_OFF
 
-        from pipelines.warehouse import extension_directory
+        from pipelines.duckdb_env import extension_directory
 
         # the profile rendered as on every night (dbt re-parses whatever changes the profile)
         env = {**os.environ, **TELEMETRY_OFF, "MIMAMORI_DUCKDB_EXTENSIONS": extension_directory()}

@@ -19,7 +19,7 @@ class Plugin(BasePlugin):
 
     def configure_connection(self, conn) -> None:
         from pipelines.keys import secret
-        from pipelines.warehouse import limit_memory
+        from pipelines.duckdb_env import limit_memory
 
         home = Path(os.environ["MIMAMORI_HOME"])
         limit_memory(conn, home / "warehouse" / "tmp")

@@ -133,7 +133,7 @@ def run_lab_model(home: Path, rules: dict, candidate: dict, workdir: Path) -> Pa
     lab = workdir / "lab.duckdb"
     env = {**os.environ, "MIMAMORI_LAB_DB": str(lab), "MIMAMORI_HOME": str(home),
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
-    from pipelines.warehouse import extension_directory
+    from pipelines.duckdb_env import extension_directory
 
     env["MIMAMORI_DUCKDB_EXTENSIONS"] = extension_directory()
     variables = json.dumps({"rules": rules, "candidate_rules": candidate, "offices": config.offices(),

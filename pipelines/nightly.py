@@ -73,7 +73,7 @@ def dbt_environment(home: Path) -> dict[str, str]:
     """What dbt's profile reads besides MIMAMORI_HOME: the packaged DuckDB extensions. The store's key is
     read by dbt's plugin from HOME/keys/ (or an operator's MIMAMORI_DB_KEY), so it is never put in this
     process's environment, where it would follow the process to the next home."""
-    from pipelines.warehouse import extension_directory
+    from pipelines.duckdb_env import extension_directory
 
     return {"MIMAMORI_DUCKDB_EXTENSIONS": extension_directory()}
 

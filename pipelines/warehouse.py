@@ -6,7 +6,6 @@ and line of every row; ``raw.load_log`` records every file the pipeline loaded o
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,10 +14,9 @@ from pathlib import Path
 from typing import Iterator
 
 import duckdb
-import duckdb_ext
 import polars as pl
 
-from pipelines.config import operations
+from pipelines.duckdb_env import extension_directory, limit_memory
 from pipelines.faults import failpoint
 from pipelines.ingest import ExtractFile, ValidatedExtract
 from pipelines.keys import secret
@@ -27,11 +25,6 @@ from schemas.contract import EXTRACTS
 
 RESTRICTED = "restricted"  # catalog alias of the restricted store in every connection (dbt's too)
 LOAD_LOG = "raw.load_log"
-
-
-def extension_directory() -> str:
-    """The DuckDB extensions shipped by the duckdb-ext-* packages (nothing is downloaded at run time)."""
-    return os.path.join(list(duckdb_ext.__path__)[0], "extensions")
 
 
 def restricted_path(home: Path) -> Path:
@@ -60,14 +53,6 @@ def connect(home: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
         yield con
     finally:
         con.close()
-
-
-def limit_memory(con: duckdb.DuckDBPyConnection, spill: Path) -> None:
-    """DuckDB's memory limit from config/operations.yml (its default is 80 % of the machine), spilling
-    beyond it to ``spill`` (owner-only: the rows there are the store's)."""
-    spill.mkdir(mode=0o700, parents=True, exist_ok=True)
-    con.execute(f"SET memory_limit = '{operations().get('duckdb_memory_limit', '1GB')}'")
-    con.execute(f"SET temp_directory = '{spill}'")
 
 
 def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,0 +1,29 @@
+"""What every DuckDB connection of mimamori shares: the extensions' folder, the memory limit, the spill folder.
+
+Kept apart from ``pipelines.warehouse`` because dbt's own process imports it too (the plugin in
+``pipelines/dbt_store.py``): the warehouse module brings polars, pandera and the ingest with it, which cost
+dbt ≈ 0.9 s of importing before its first query, every night.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import duckdb_ext
+
+from pipelines.config import operations
+
+
+def extension_directory() -> str:
+    """The DuckDB extensions shipped by the duckdb-ext-* packages (nothing is downloaded at run time)."""
+    return os.path.join(list(duckdb_ext.__path__)[0], "extensions")
+
+
+def limit_memory(con: duckdb.DuckDBPyConnection, spill: Path) -> None:
+    """DuckDB's memory limit from config/operations.yml (its default is 80 % of the machine), spilling
+    beyond it to ``spill`` (owner-only: the rows there are the store's)."""
+    spill.mkdir(mode=0o700, parents=True, exist_ok=True)
+    con.execute(f"SET memory_limit = '{operations().get('duckdb_memory_limit', '1GB')}'")
+    con.execute(f"SET temp_directory = '{spill}'")
