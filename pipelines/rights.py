@@ -383,7 +383,9 @@ def access_counts(entries: list[dict]) -> Counter:
 
 
 def access_alerts(entries: list[dict], limit: int) -> list[dict]:
-    """Users over ``limit`` requests in a day, since the previous night finished (the whole log at first).
+    """Users over ``limit`` requests in a day (Tokyo), for each day with a request since the previous
+    night finished (the whole log at first), counting all of that day's requests: a day split by a
+    night at 02:00 is still one day.
 
     "Since" is by place in the log, not by time: entries are stamped to the second, and a request made in
     the second the previous night finished is still one of tonight's."""
@@ -392,8 +394,9 @@ def access_alerts(entries: list[dict], limit: int) -> list[dict]:
     # the previous night: the last run that finished before this night (the latest start) began
     finished = [i for i, e in enumerate(entries[:latest]) if e["event"] == "run_finished"]
     since = finished[-1] + 1 if finished else 0
-    return [{"user": user, "day": day, "requests": n, "limit": limit}
-            for (user, day), n in sorted(access_counts(entries[since:]).items()) if n > limit]
+    whole = access_counts(entries)
+    return [{"user": user, "day": day, "requests": whole[(user, day)], "limit": limit}
+            for user, day in sorted(access_counts(entries[since:])) if whole[(user, day)] > limit]
 
 
 def purge_date(change_date: date | None, days: int) -> date | None:

@@ -26,12 +26,23 @@ def test_the_limit_itself_is_no_alert_and_users_are_counted_apart():
     assert access_alerts(log, 20) == []
 
 
-def test_requests_before_the_previous_night_finished_are_not_counted_again():
-    log = [entry("reidentify")] * 15 + night() + [entry("reidentify")] * 15 + [entry("run_started")]
-    assert access_alerts(log, 20) == []
+def test_a_day_alerted_before_is_not_alerted_again_without_new_requests():
+    yesterday = "2026-11-30T03:00:00+00:00"
+    log = [entry("reidentify", yesterday)] * 25 + night() + [entry("reidentify")] * 15 + [entry("run_started", LATER)]
+    assert access_alerts(log, 20) == []  # yesterday's 25 were the previous night's alert; today 15
     # …but the whole log counts before any night has run, and this night's end does not reset it
     assert access_alerts([entry("reidentify")] * 21, 20)[0]["requests"] == 21
     assert access_alerts(night()[:1] + [entry("reidentify")] * 21 + [entry("run_finished")], 20)[0]["requests"] == 21
+
+
+def test_a_day_split_by_the_night_is_still_one_day():
+    # 1 December in Tokyo: 10 requests at 01:00, the 02:00 night, 15 more at noon; then the next night
+    one_am, noon = "2026-11-30T16:00:00+00:00", "2026-12-01T03:00:00+00:00"
+    log = ([entry("reidentify", one_am)] * 10 + [entry("run_started", "2026-11-30T17:00:00+00:00"),
+                                                   entry("run_finished", "2026-11-30T17:05:00+00:00")]
+           + [entry("reidentify", noon)] * 15 + [entry("run_started", "2026-12-01T17:00:00+00:00")])
+    assert access_alerts(log[:11], 20) == []  # the night at 02:00 saw 10
+    assert access_alerts(log, 20) == [{"user": "kato", "day": "2026-12-01", "requests": 25, "limit": 20}]
 
 
 def test_a_day_is_a_day_in_tokyo():
