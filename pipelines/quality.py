@@ -9,8 +9,8 @@ department data never goes through pandas.
 from __future__ import annotations
 
 import hashlib
-import json
 import importlib
+import json
 import os
 import sys
 import threading
@@ -32,6 +32,7 @@ LIST_BAND = 0.5  # the list's size may change by ±50 % from the average of the 
 MIN_LINK_RATE = 0.95
 GX_MODULES = ("great_expectations", "great_expectations.expectations", "great_expectations.exceptions",
               "great_expectations.data_context.types.base")
+_background_import: threading.Thread | None = None  # process-wide, as the modules it imports
 
 
 @dataclass
@@ -104,9 +105,6 @@ def import_great_expectations_in_background() -> None:
 
     _background_import = threading.Thread(target=load, name="import great_expectations")
     _background_import.start()
-
-
-_background_import: threading.Thread | None = None  # process-wide, as the modules it imports
 
 
 def great_expectations():

@@ -7,9 +7,9 @@ import dagster as dg
 from dagster_dbt import DbtProject, dbt_assets
 
 from pipelines.defs.linkage.translator import MimamoriTranslator
+from pipelines.defs.linkage.vars import as_of_in_environment, dbt_vars
 from pipelines.faults import failpoint
 from pipelines.quality import import_great_expectations_in_background
-from pipelines.defs.linkage.vars import as_of_in_environment, dbt_vars
 from pipelines.resources import MimamoriHome, NightLock, NightlyDbtCliResource, run_as_of
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
