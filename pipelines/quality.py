@@ -9,11 +9,8 @@ department data never goes through pandas.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
-import sys
-import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -30,9 +27,6 @@ KEEP_DAYS = 30  # Data Docs keep the validation results of this many days (as th
 ROW_BAND = 0.2  # a department's rows may change by ±20 % from one night to the next
 LIST_BAND = 0.5  # the list's size may change by ±50 % from the average of the previous nights
 MIN_LINK_RATE = 0.95
-GX_MODULES = ("great_expectations", "great_expectations.expectations", "great_expectations.exceptions",
-              "great_expectations.data_context.types.base")
-_background_import: threading.Thread | None = None  # process-wide, as the modules it imports
 
 
 @dataclass
@@ -81,48 +75,12 @@ def codes(con: duckdb.DuckDBPyConnection, extract: str) -> pd.DataFrame:
     return pd.DataFrame({k: v + [None] * (longest - len(v)) for k, v in values.items()})
 
 
-def import_great_expectations_in_background() -> None:
-    """Start importing Great Expectations in a thread, for the report later in this process.
-
-    Its import takes ≈ 2.5 s of one core every night; the nightly starts it while it waits on dbt's own
-    process, so the report then finds it imported. Only ``great_expectations()`` below may import it
-    meanwhile: it waits for the thread first, because two threads importing GE at once can each get the
-    other's half-made module (its package imports itself in circles).
-    A failed thread leaves the import, and its error, to the report. Not a daemon: a process ending first
-    waits for the import rather than stopping it half-way.
-    """
-    global _background_import
-    if _background_import is not None or GX_MODULES[0] in sys.modules:
-        return
-
-    def load() -> None:
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-        try:
-            for module in GX_MODULES:
-                importlib.import_module(module)
-        except Exception:  # noqa: BLE001 — the report imports it again and shows any error there
-            pass
-
-    _background_import = threading.Thread(target=load, name="import great_expectations")
-    _background_import.start()
-
-
-def great_expectations():
-    """``great_expectations`` and its ``expectations`` module, once any import in the background is done."""
-    if _background_import is not None:
-        _background_import.join()
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
-
-    return gx, gxe
-
-
 class Suites:
     """Great Expectations, configured once per home: a file context under HOME/reports/great_expectations."""
 
     def __init__(self, root: Path):
-        gx, _ = great_expectations()
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         self.gx = gx
@@ -187,7 +145,8 @@ class Suites:
 
 def evaluate(con: duckdb.DuckDBPyConnection, as_of: date, previous: pl.DataFrame, gx_root: Path) \
         -> tuple[list[Outcome], pl.DataFrame, pl.DataFrame, Path]:
-    _, gxe = great_expectations()
+    import great_expectations.expectations as gxe
+
     suites = Suites(gx_root)
     dept = measures(con, as_of, previous)
     outcomes: list[Outcome] = []

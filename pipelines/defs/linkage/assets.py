@@ -7,9 +7,8 @@ import dagster as dg
 from dagster_dbt import DbtProject, dbt_assets
 
 from pipelines.defs.linkage.translator import MimamoriTranslator
-from pipelines.defs.linkage.vars import as_of_in_environment, dbt_vars
 from pipelines.faults import failpoint
-from pipelines.quality import import_great_expectations_in_background
+from pipelines.defs.linkage.vars import as_of_in_environment, dbt_vars
 from pipelines.resources import MimamoriHome, NightLock, NightlyDbtCliResource, run_as_of
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
@@ -30,8 +29,6 @@ def mimamori_dbt_models(context: dg.AssetExecutionContext, dbt: NightlyDbtCliRes
     args = ["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars()]
     with as_of_in_environment(run_as_of(context)):
         for number, event in enumerate(dbt.cli(args, context=context, target_path=home.dbt_target_dir).stream()):
-            if number == 1:  # from here this process mostly waits on dbt's: a core for the report's import
-                import_great_expectations_in_background()
             if number == 5:
                 failpoint("dbt")  # crash tests: killed with dbt's process while it builds the models
             yield event
