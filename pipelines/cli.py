@@ -356,5 +356,31 @@ def main(argv: list[str] | None = None) -> int:
     return args.func(args)
 
 
+def run() -> None:
+    """The console script: ``main``, then an exit without the interpreter's teardown."""
+    exit_without_teardown(main())
+
+
+def exit_without_teardown(code: int) -> None:
+    """Exit once everything is written, without tearing down every module and object.
+
+    A night imports Dagster, dagster-dbt, dbt, pandera and Great Expectations (about 5,000 modules); the
+    interpreter then spends 1.4 s freeing them one by one at exit, after the night is done (a third of
+    kaga's start-up and exit). The exit handlers still run (logging's flush among them) and threads still
+    finish first; only the freeing is skipped, which the operating system does at once. Every store is
+    closed by then: the commands close their DuckDB connections and the Dagster instance themselves.
+    """
+    import atexit
+    import threading
+
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0 if code is None else int(code))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
