@@ -18,7 +18,7 @@ from pipelines.defs.operations import freshness_checks, landing_sensor, nightly_
 from pipelines.defs.quality.assets import nightly_report
 from pipelines.defs.rights.assets import residents_requests, rights_applied
 from pipelines.defs.linkage.assets import dbt_project, mimamori_dbt_models
-from pipelines.resources import MimamoriHome, NightLock, NightlyDbtCliResource
+from pipelines.resources import MimamoriHome, NightLock, NightlyDbtCliResource, QualitySuites
 
 defs = dg.Definitions(
     assets=[*extract_assets, caseworker_reviews, residents_requests, rights_applied, mimamori_dbt_models, caseworker_lists, analysis_marts, retention_purge,
@@ -30,6 +30,7 @@ defs = dg.Definitions(
     resources={
         "home": MimamoriHome(home=dg.EnvVar("MIMAMORI_HOME"), landing=dg.EnvVar("MIMAMORI_LANDING")),
         "night_lock": NightLock(home=dg.EnvVar("MIMAMORI_HOME")),
+        "quality_suites": QualitySuites(home=dg.EnvVar("MIMAMORI_HOME")),
         # the dbt of this environment, whether or not the venv is on PATH
         "dbt": NightlyDbtCliResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))),
     },

@@ -1,5 +1,6 @@
 """Data quality of the night: measures computed in DuckDB over the whole of each table, judged by Great
 Expectations suites (1.x, a file context under HOME, fully offline), kept as a small table for analysts.
+The suites run in GE's worker process (pipelines/gx_worker.py), which imports GE while dbt runs.
 
 GE runs on small pandas frames of measures (one row per department, the distinct codes of each coded
 column, the link rates), never on the millions of rows themselves: the measures are exact, and the
@@ -14,12 +15,16 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
 import polars as pl
 
 from schemas.contract import EXTRACTS
+
+if TYPE_CHECKING:
+    from pipelines.gx_worker import SuitesWorker
 
 KEY_COLUMNS = {"jumin": "address_code", "zei": "address_code", "fukushi": "address_code",
                "gakureibo": "pupil_id", "shukketsu": "pupil_id", "kenshin": "address_code"}
@@ -143,60 +148,61 @@ class Suites:
         return site / "index.html"
 
 
-def evaluate(con: duckdb.DuckDBPyConnection, as_of: date, previous: pl.DataFrame, gx_root: Path) \
+def evaluate(con: duckdb.DuckDBPyConnection, as_of: date, previous: pl.DataFrame, worker: "SuitesWorker") \
         -> tuple[list[Outcome], pl.DataFrame, pl.DataFrame, Path]:
-    import great_expectations.expectations as gxe
+    """The night's measures from the store, judged by the suites in GE's worker (pipelines/gx_worker.py)."""
+    from pipelines.gx_worker import SuiteRun
 
-    suites = Suites(gx_root)
     dept = measures(con, as_of, previous)
+    runs = []
+    for row in dept.iter_rows(named=True):
+        name = row["extract"]
+        runs.append(SuiteRun(f"{name}_measures", pd.DataFrame([row]), [
+            ("ExpectColumnValuesToBeBetween", {"column": "row_change", "min_value": -ROW_BAND, "max_value": ROW_BAND}),
+            ("ExpectColumnValuesToBeBetween", {"column": "key_null_share", "max_value": 0.0})]))
+        code_frame = codes(con, name)
+        code_expectations = [("ExpectColumnDistinctValuesToBeInSet", {"column": c.name, "value_set": list(c.codes)})
+                             for c in EXTRACTS[name].columns if c.codes]
+        if code_expectations and len(code_frame):
+            runs.append(SuiteRun(f"{name}_codes", code_frame, code_expectations))
+    links = link_rates(con)
+    runs.append(SuiteRun("link_rates", links.to_pandas(), [
+        ("ExpectColumnValuesToBeBetween", {"column": "link_rate", "min_value": MIN_LINK_RATE, "max_value": 1.0})]))
+    size = list_size(con, as_of)
+    flagged, average = size["flagged"][0] or 0, size["previous_average"][0]
+    change = (flagged - average) / average if average else 0.0
+    runs.append(SuiteRun("flag_list_size", pd.DataFrame([{"flagged": flagged, "previous_average": average,
+                                                          "change": change}]), [
+        ("ExpectColumnValuesToBeBetween", {"column": "change", "min_value": -LIST_BAND, "max_value": LIST_BAND})]))
+
+    validated = worker.validate(runs)
+    results = validated.results
     outcomes: list[Outcome] = []
     for row in dept.iter_rows(named=True):
         name = row["extract"]
-        frame = pd.DataFrame([row])
-        expectations = [
-            gxe.ExpectColumnValuesToBeBetween(column="row_change", min_value=-ROW_BAND, max_value=ROW_BAND),
-            gxe.ExpectColumnValuesToBeBetween(column="key_null_share", max_value=0.0),
-        ]
-        code_frame = codes(con, name)
-        code_expectations = [gxe.ExpectColumnDistinctValuesToBeInSet(column=c.name, value_set=list(c.codes))
-                             for c in EXTRACTS[name].columns if c.codes]
-        results = suites.run(f"{name}_measures", frame, expectations)
-        if code_expectations and len(code_frame):
-            results += suites.run(f"{name}_codes", code_frame, code_expectations)
-        failed = [r for r in results if not r.success]
+        failed = [r for r in results[f"{name}_measures"] + results.get(f"{name}_codes", []) if not r["success"]]
         message = "; ".join(_describe(name, r, row) for r in failed)
         outcomes.append(Outcome(f"ge_{name}", name, not failed,
                                 message or f"{name}: {row['rows']:,} rows"
                                 + (f" ({row['row_change']:+.1%} since the previous night)"
                                    if row["previous_rows"] else " (first night)")))
-    links = link_rates(con)
-    link_results = suites.run("link_rates", links.to_pandas(), [
-        gxe.ExpectColumnValuesToBeBetween(column="link_rate", min_value=MIN_LINK_RATE, max_value=1.0)])
     low = links.filter(pl.col("link_rate") < MIN_LINK_RATE)
-    outcomes.append(Outcome("ge_link_rates", "link_rates", all(r.success for r in link_results),
+    outcomes.append(Outcome("ge_link_rates", "link_rates", all(r["success"] for r in results["link_rates"]),
                             "; ".join(f"{m}: {r:.1%} linked" for m, r in zip(low["measure"], low["link_rate"]))
                             or "every department links at ≥ 95 %"))
-    size = list_size(con, as_of)
-    flagged, average = size["flagged"][0] or 0, size["previous_average"][0]
-    change = (flagged - average) / average if average else 0.0
-    size_frame = pd.DataFrame([{"flagged": flagged, "previous_average": average, "change": change}])
-    size_results = suites.run("flag_list_size", size_frame, [
-        gxe.ExpectColumnValuesToBeBetween(column="change", min_value=-LIST_BAND, max_value=LIST_BAND)])
-    outcomes.append(Outcome("ge_list_size", "flagged_children", all(r.success for r in size_results),
+    outcomes.append(Outcome("ge_list_size", "flagged_children", all(r["success"] for r in results["flag_list_size"]),
                             f"{flagged:,} flagged" + (f", {change:+.1%} against the average of the previous nights "
                                                       f"({average:,.1f})" if average else " (first night)")))
-    docs = suites.build_docs()
-    return outcomes, dept, links, docs
+    return outcomes, dept, links, validated.docs
 
 
-def _describe(name: str, result, row: dict) -> str:
-    kind = result.expectation_config.type
-    column = result.expectation_config.kwargs.get("column")
+def _describe(name: str, result: dict, row: dict) -> str:
+    kind, column = result["type"], result["column"]
     if column == "row_change":
         return (f"{name}: rows {row['previous_rows']:,.0f} → {row['rows']:,} ({row['row_change']:+.1%}), "
                 f"outside ±{ROW_BAND:.0%}")
     if kind == "expect_column_distinct_values_to_be_in_set":
-        unexpected = result.result.get("observed_value")
+        unexpected = result["unexpected"] or result["observed_value"]  # GE 1.x observes None for this one
         return f"{name}.{column}: values outside the code list: {unexpected}"
     return f"{name}.{column}: {kind} failed"
 

@@ -14,9 +14,11 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from dagster_dbt import DbtCliResource
 from packaging import version
+from pydantic import PrivateAttr
 
 if TYPE_CHECKING:
     from pipelines.audit import AuditLog
+    from pipelines.gx_worker import SuitesWorker
 
 AS_OF_TAG = "mimamori/as_of"
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -82,6 +84,31 @@ class NightLock(dg.ConfigurableResource):
                 yield self
         except NightRunning as running:
             raise dg.Failure(description=str(running), allow_retries=False) from None
+
+
+class QualitySuites(dg.ConfigurableResource):
+    """Great Expectations for the run, in a worker process (pipelines/gx_worker.py) under
+    HOME/reports/great_expectations: the dbt step starts it, so that GE imports while dbt runs, and the
+    nightly report uses it (starting it then, in a run without dbt). It ends with the run."""
+
+    home: str
+    _worker: "SuitesWorker | None" = PrivateAttr(default=None)
+
+    def start(self) -> "SuitesWorker":
+        """The run's worker, started now unless it runs already (a dead one is started again)."""
+        from pipelines.gx_worker import SuitesWorker
+
+        if self._worker is not None and not self._worker.alive:
+            self._worker.close()
+            self._worker = None
+        if self._worker is None:
+            self._worker = SuitesWorker(Path(self.home).resolve() / "reports" / "great_expectations")
+        return self._worker
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
 
 
 class NightlyDbtCliResource(DbtCliResource):

@@ -158,3 +158,16 @@ def test_the_same_numbers_are_a_table_for_analysts(nightly_home):
     flagged = tonight.filter(pl.col("measure") == "flagged_children")["value"][0]
     assert flagged == sum(nightly_home["second"].summary["flagged"].values())
     assert set(tonight["measure"]) >= {"rows", "quarantined_rows", "link_rate", "flagged_by_domain"}
+
+
+def test_great_expectations_imports_beside_dbt_in_one_worker_that_ends_with_the_night(nightly_home):
+    """The dbt step starts GE's worker (it imports while dbt runs); the report's suites run in that same
+    process; the run's end ends it."""
+    import os
+
+    log = nightly_home["second"].log.read_text()
+    started = re.findall(r"mimamori_dbt_models - Great Expectations' worker started beside dbt \(pid (\d+)\)", log)
+    used = re.findall(r"quality__nightly_report - suites run by Great Expectations' worker \(pid (\d+)\)", log)
+    assert len(started) == 1 and used == started, (started, used)
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(started[0]), 0)

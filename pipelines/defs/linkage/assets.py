@@ -9,7 +9,7 @@ from dagster_dbt import DbtProject, dbt_assets
 from pipelines.defs.linkage.translator import MimamoriTranslator
 from pipelines.faults import failpoint
 from pipelines.defs.linkage.vars import as_of_in_environment, dbt_vars
-from pipelines.resources import MimamoriHome, NightLock, NightlyDbtCliResource, run_as_of
+from pipelines.resources import MimamoriHome, NightLock, NightlyDbtCliResource, QualitySuites, run_as_of
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -20,13 +20,15 @@ dbt_project.prepare_if_dev()  # only under `dagster dev`; elsewhere `make` runs 
             exclude="tag:lab",  # the analysts' lab runs on its own target (pipelines/lab.py)
             retry_policy=dg.RetryPolicy(max_retries=1, delay=30))  # e.g. the store still locked by a reader
 def mimamori_dbt_models(context: dg.AssetExecutionContext, dbt: NightlyDbtCliResource, home: MimamoriHome,
-                        night_lock: NightLock):
+                        night_lock: NightLock, quality_suites: QualitySuites):
     """Staging views, linkage tables and the marts: the flag list on T with its reasons.
 
     dbt's unit tests are left to the test suite (they test the SQL, not the night's data); the data
     tests run every night as asset checks.
     """
     args = ["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars()]
+    worker = quality_suites.start()  # GE imports beside dbt, for the report (pipelines/gx_worker.py)
+    context.log.info(f"Great Expectations' worker started beside dbt (pid {worker.process.pid})")
     with as_of_in_environment(run_as_of(context)):
         for number, event in enumerate(dbt.cli(args, context=context, target_path=home.dbt_target_dir).stream()):
             if number == 5:

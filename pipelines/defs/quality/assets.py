@@ -10,7 +10,7 @@ from pipelines.analysis import analysis_path, connect_analysis, publish
 from pipelines.charts import Charts
 from pipelines.quality import evaluate, measure_rows
 from pipelines.report import lab_section, quarantine_reasons, render, review_section
-from pipelines.resources import MimamoriHome, NightLock, run_as_of
+from pipelines.resources import MimamoriHome, NightLock, QualitySuites, run_as_of
 from pipelines.reviews import outcomes_by_signals, timeliness
 from pipelines.summary import collect
 from pipelines.warehouse import connect, table_exists
@@ -54,15 +54,19 @@ def _previous(home: MimamoriHome, as_of) -> tuple[pl.DataFrame, pl.DataFrame]:
     description="Great Expectations suites over the night's measures, the analysts' dq_nightly table, GE Data "
                 "Docs and reports/<as-of>/report.html (self-contained, counts only).",
 )
-def nightly_report(context: dg.AssetExecutionContext, home: MimamoriHome,
-                   night_lock: NightLock) -> dg.MaterializeResult:
+def nightly_report(context: dg.AssetExecutionContext, home: MimamoriHome, night_lock: NightLock,
+                   quality_suites: QualitySuites) -> dg.MaterializeResult:
     as_of = run_as_of(context)
     previous, history = _previous(home, as_of)
     rules, gov = config.rules(), config.governance()
     with connect(home.root, read_only=True) as con:
-        outcomes, dept, links, docs = evaluate(con, as_of, previous, home.root / "reports" / "great_expectations")
+        worker = quality_suites.start()
+        outcomes, dept, links, docs = evaluate(con, as_of, previous, worker)
         reviews = review_section(timeliness(con, as_of, rules["review"]["due_days"]),
                                  outcomes_by_signals(con, gov["small_cell_threshold"]), rules["review"]["due_days"])
+    context.log.info(f"suites run by Great Expectations' worker (pid {worker.process.pid}), "
+                     + ("ready before they were asked" if worker.import_wait == 0 else
+                        f"ready {worker.import_wait:.1f} s after they were asked (GE was still importing)"))
     summary = collect(home.root, as_of, None, home.landing_dir) | {"rule_version": rules["version"]}
     tonight = measure_rows(as_of, dept, links, summary)
     with connect_analysis(home.root) as con:

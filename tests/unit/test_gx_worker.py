@@ -1,0 +1,83 @@
+"""Great Expectations' worker process (pipelines/gx_worker.py): real GE, real processes."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipelines.gx_worker import SuiteRun, SuitesWorker, WorkerFailed
+from pipelines.resources import QualitySuites
+
+
+def _codes_run(values: list[str]) -> SuiteRun:
+    return SuiteRun("codes", pd.DataFrame({"status": values}),
+                    [("ExpectColumnDistinctValuesToBeInSet", {"column": "status", "value_set": ["課税", "非課税"]})])
+
+
+def _gone(pid: int, within: float) -> bool:
+    deadline = time.time() + within
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_the_worker_judges_frames_builds_the_data_docs_and_survives_a_bad_request(tmp_path):
+    worker = SuitesWorker(tmp_path / "gx")
+    try:
+        good = worker.validate([_codes_run(["課税", "非課税"])])
+        (result,) = good.results["codes"]
+        assert result["success"] is True and result["column"] == "status"
+        assert result["type"] == "expect_column_distinct_values_to_be_in_set"
+        assert good.docs.name == "index.html" and good.docs.exists()
+        bad = worker.validate([_codes_run(["課税", "不明"])])
+        assert bad.results["codes"][0]["success"] is False
+        assert bad.results["codes"][0]["unexpected"] == ["不明"]
+        with pytest.raises(WorkerFailed, match="ExpectNoSuchThing") as failed:
+            worker.validate([SuiteRun("x", pd.DataFrame({"a": [1]}), [("ExpectNoSuchThing", {})])])
+        assert "full log" in str(failed.value)
+        assert worker.validate([_codes_run(["課税"])]).results["codes"][0]["success"]  # still serving
+    finally:
+        worker.close()
+    assert not worker.alive
+
+
+def test_a_dead_worker_is_named_in_the_error_and_the_run_starts_another(tmp_path):
+    suites = QualitySuites(home=str(tmp_path))
+    first = suites.start()
+    assert suites.start() is first  # one worker for the whole run
+    first.process.kill()
+    first.process.wait()
+    with pytest.raises(WorkerFailed, match=rf"pid {first.process.pid}, exit -9"):
+        first.validate([_codes_run(["課税"])])
+    second = suites.start()
+    try:
+        assert second is not first and second.alive
+        assert second.validate([_codes_run(["課税"])]).results["codes"][0]["success"]
+    finally:
+        suites.teardown_after_execution(None)
+    assert not second.alive
+
+
+def test_a_killed_night_takes_its_worker_with_it(tmp_path):
+    """The worker ends when its stdin closes: a night killed with SIGKILL leaves no GE process behind."""
+    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from pipelines.gx_worker import SuitesWorker
+        worker = SuitesWorker({str(tmp_path / "gx")!r})
+        print(worker.process.pid, flush=True)
+        time.sleep(600)
+    """)], stdout=subprocess.PIPE, text=True)
+    worker_pid = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    assert _gone(worker_pid, within=90), "the worker outlived the night that started it"
