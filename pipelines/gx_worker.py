@@ -6,12 +6,13 @@ this worker instead: dbt's own process does the night's work then, and the worke
 priority (nice 19), on what the other core has to spare. By the report, the suites are ready.
 
 A process, not a thread: GE imports itself in circles, and a thread importing it beside Dagster's lazy
-imports failed a night (README, "Speed"). The worker holds no store: the report sends it small frames of
+imports failed a night (README, "Performance"). The worker holds no store: the report sends it small frames of
 measures (``pipelines.quality``) and gets back plain results. It ends when its stdin closes, so a night
 that is killed takes its worker with it.
 
 Protocol: pickled requests on stdin, pickled replies on the worker's own copy of stdout (fd 1 itself is
-pointed at stderr, so nothing GE prints can corrupt a reply); stderr goes to a file named in any error.
+pointed at stderr, so nothing GE prints can corrupt a reply); stderr goes to worker.log in the GE folder
+(the last run's; named in any error).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import os
 import pickle
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +54,8 @@ class SuitesWorker:
     def __init__(self, root: Path):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self._stderr = tempfile.NamedTemporaryFile(prefix="mimamori-gx-", suffix=".log", delete=False)
+        self.log = self.root / "worker.log"
+        self._stderr = open(self.log, "wb")
         self.import_wait: float | None = None  # how long the last request waited for GE's import
         self.process = subprocess.Popen([sys.executable, "-m", "pipelines.gx_worker", str(self.root)],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr)
@@ -90,16 +91,15 @@ class SuitesWorker:
             self.process.kill()
             self.process.wait()
         self._stderr.close()
-        Path(self._stderr.name).unlink(missing_ok=True)
 
     def _failed(self, what: str) -> WorkerFailed:
         self.process.poll()
         self._stderr.flush()
-        log = Path(self._stderr.name).read_text(errors="replace").strip().splitlines()
+        log = self.log.read_text(errors="replace").strip().splitlines()
         code = self.process.returncode
         return WorkerFailed(f"the Great Expectations worker (pid {self.process.pid}"
                             f"{'' if code is None else f', exit {code}'}) failed: {what}. "
-                            f"Its last lines: {' | '.join(log[-5:]) or '(none)'} — full log {self._stderr.name}")
+                            f"Its last lines: {' | '.join(log[-5:]) or '(none)'} — full log {self.log}")
 
 
 def serve(root: Path) -> None:

@@ -44,11 +44,13 @@ def test_the_worker_judges_frames_builds_the_data_docs_and_survives_a_bad_reques
         assert bad.results["codes"][0]["unexpected"] == ["不明"]
         with pytest.raises(WorkerFailed, match="ExpectNoSuchThing") as failed:
             worker.validate([SuiteRun("x", pd.DataFrame({"a": [1]}), [("ExpectNoSuchThing", {})])])
-        assert "full log" in str(failed.value)
+        log = Path(str(failed.value).rsplit("full log ", 1)[1])
+        assert log == tmp_path / "gx" / "worker.log" and "ExpectNoSuchThing" in log.read_text()
         assert worker.validate([_codes_run(["課税"])]).results["codes"][0]["success"]  # still serving
     finally:
         worker.close()
     assert not worker.alive
+    assert "ExpectNoSuchThing" in log.read_text()  # the log an error named outlives the worker
 
 
 def test_a_dead_worker_is_named_in_the_error_and_the_run_starts_another(tmp_path):
@@ -57,7 +59,7 @@ def test_a_dead_worker_is_named_in_the_error_and_the_run_starts_another(tmp_path
     assert suites.start() is first  # one worker for the whole run
     first.process.kill()
     first.process.wait()
-    with pytest.raises(WorkerFailed, match=rf"pid {first.process.pid}, exit -9"):
+    with pytest.raises(WorkerFailed, match=rf"pid {first.process.pid}, exit -9") as failed:
         first.validate([_codes_run(["課税"])])
     second = suites.start()
     try:
