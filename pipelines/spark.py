@@ -43,7 +43,8 @@ def export_raw(home: Path, out: Path, user: str = "") -> dict[str, int]:
     with connect(home, read_only=True) as con:
         tables = [t for (t,) in con.execute(
             "select table_name from information_schema.tables where table_catalog = 'restricted' "
-            "and table_schema = 'raw' order by table_name").fetchall() if f"raw.{t}" != LOAD_LOG]
+            "and table_schema = 'raw' order by table_name").fetchall()
+            if f"raw.{t}" != LOAD_LOG and not t.startswith("_staged_")]  # a killed night's stage is no data
         for table in tables:
             folder = out / table
             shutil.rmtree(folder, ignore_errors=True)

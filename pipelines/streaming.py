@@ -4,9 +4,14 @@ size (fukuoka's 580 MB attendance file took 5.9 GB read whole; a yokohama one wo
 The file is cut at line ends into batches of about ``batch_bytes``; each batch is decoded (strictly, in
 the encoding the first batch with a non-ASCII byte settles), parsed, normalised and checked by the
 extract's pandera schema exactly as a whole file is (``pipelines.ingest``), and its valid rows wait in a
-temporary table of the connection (``staged_<extract>``: DuckDB keeps it within its memory limit and
-spills the rest to the home's spill folder; a killed process leaves nothing) until the file's load
-replaces or updates the department's table in one transaction. Results are the whole-file path's, row for row: the same
+staging table until the file's load replaces or updates the department's table in one transaction. A
+snapshot's rows wait in a temporary table of the connection (``staged_<extract>``: DuckDB keeps it within
+its memory limit and spills the rest; a killed process leaves nothing), then are copied in bulk. A delta
+file's rows wait in the store itself (``raw._staged_<extract>``), which the first file of an empty table
+takes over by a rename instead of a copy: fukuoka's 13 M attendance rows load 1.7 s sooner, with 3 s less
+CPU. (Not for snapshots: the registry's names and addresses compress more slowly batch by batch than in
+one parallel copy, 4.6 s -> 5.9 s.) A stage a killed night left in the store is dropped before the
+extract is loaded again (``discard_stage``). Results are the whole-file path's, row for row: the same
 quarantine lines and reasons, the same reconciliation.
 
 The one check no batch can make alone is the file's unique key (a key may repeat across batches).
@@ -62,7 +67,8 @@ def batch_bytes_for(file: ExtractFile) -> int | None:
     settings = operations()
     large = file.path.stat().st_size >= settings.get("ingest_batch_from_mb", 64) * 1024 * 1024
     return int(settings.get("ingest_batch_mb", 32) * 1024 * 1024) if large else None
-WORK = "temp.main.staged"  # rows waiting for their file's load: the connection's own temporary tables
+WORK = "temp.main.staged"  # rows (a snapshot's) and keys waiting for their file's load: temporary tables
+STORE_STAGE = "raw._staged"  # a delta file's rows waiting for their load, in the store
 DUPLICATE = re.compile(r"（(\d+)行目と同じ）$")
 
 
@@ -135,9 +141,19 @@ def validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_of
     try:
         return _validate_in_batches(con, file, as_of, batch_bytes)
     except BaseException:
-        con.execute(f"DROP TABLE IF EXISTS {WORK}_{file.extract}")
+        con.execute(f"DROP TABLE IF EXISTS {stage_table(file.extract)}")
         con.execute(f"DROP TABLE IF EXISTS {WORK}_{file.extract}_keys")
         raise
+
+
+def stage_table(extract: str) -> str:
+    """Where a file's valid rows wait for its load: in the store for a delta, else a temporary table."""
+    return f"{WORK}_{extract}" if EXTRACTS[extract].snapshot else f"{STORE_STAGE}_{extract}"
+
+
+def discard_stage(con: duckdb.DuckDBPyConnection, extract: str) -> None:
+    """Drop the rows a killed night left staged in the store for this extract."""
+    con.execute(f"DROP TABLE IF EXISTS {STORE_STAGE}_{extract}")
 
 
 def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_of,
@@ -152,7 +168,7 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
     schema = SCHEMAS[extract.name](file.extracted_on)
     unique = next((c for c in schema.checks if c.name == "unique_key"), None)
     key = extract.unique if unique is not None else ()
-    stage, keys_table = f"{WORK}_{extract.name}", f"{WORK}_{extract.name}_keys"
+    stage, keys_table = stage_table(extract.name), f"{WORK}_{extract.name}_keys"
     con.execute(f"DROP TABLE IF EXISTS {stage}")
     con.execute(f"DROP TABLE IF EXISTS {keys_table}")
     con.execute("SET preserve_insertion_order = false")
@@ -261,7 +277,9 @@ class _BatchReader:
 def _append(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
     con.register("batch", frame.to_arrow())
     try:
-        con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table.split('.')[-1]} AS SELECT * FROM batch WITH NO DATA")
+        create = f"TEMP TABLE IF NOT EXISTS {table.split('.')[-1]}" if table.startswith("temp.") else \
+            f"TABLE IF NOT EXISTS {table}"
+        con.execute(f"CREATE {create} AS SELECT * FROM batch WITH NO DATA")
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM batch")
     finally:
         con.unregister("batch")

@@ -178,12 +178,14 @@ def upsert_delta(con: duckdb.DuckDBPyConnection, validated: ValidatedExtract, ke
                  before_commit: Callable[[], None] = lambda: None) -> None:
     """A delta file's rows replace the rows of the same key from files extracted no later than it; the
     load log's entry (``before_commit``) lands in the same transaction, so a file is loaded once or not."""
-    table = f"raw.{validated.read.file.extract}"
+    extract = validated.read.file.extract
+    table = f"raw.{extract}"
     on = " AND ".join(f"t.{k} = i.{k}" for k in key)
-    with incoming_transaction(con, _incoming(validated)):
+    incoming = _incoming(validated)
+    with incoming_transaction(con, incoming):
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM incoming WITH NO DATA")
         had_rows = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)").fetchone()[0] > 0
-        side = f"raw.set_aside_{validated.read.file.extract}"
+        side = f"raw.set_aside_{extract}"
         if table_exists(con, side):  # a newer row for a key set aside replaces it there too
             con.execute(f"DELETE FROM {side} t USING incoming i WHERE {on} AND t._extracted_on <= i._extracted_on")
         if had_rows:
@@ -191,10 +193,13 @@ def upsert_delta(con: duckdb.DuckDBPyConnection, validated: ValidatedExtract, ke
             con.execute(f"INSERT INTO {table} BY NAME SELECT i.* FROM incoming i "
                         f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})")
             _check_unique(con, table, key)
+        elif isinstance(incoming, str) and incoming.startswith("raw."):  # the first file, staged in the store
+            con.execute(f"DROP TABLE {table}")  # (pipelines/streaming.py): it becomes the table, not copied
+            con.execute(f"ALTER TABLE {incoming} RENAME TO {extract}")
         else:  # the first file (or the first after the table emptied): one file's rows, unique by its pandera
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")  # check, nothing to replace
         before_commit()
-        failpoint(f"ingest_load:{validated.read.file.extract}")
+        failpoint(f"ingest_load:{extract}")
 
 
 def _check_unique(con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...]) -> None:

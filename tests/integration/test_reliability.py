@@ -154,6 +154,9 @@ def assert_same_as_uninterrupted(home: Path, reference: Path) -> None:
         with restricted(h) as con:
             counts.append({t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables})
     assert counts[0] == counts[1]
+    with restricted(home) as con:  # rows a killed night staged in the store are gone
+        assert con.execute("select table_name from information_schema.tables where table_name like '%staged%'"
+                           ).fetchall() == []
     import dagster as dg
 
     statuses = [r.status.value for r in dg.DagsterInstance.from_config(str(home / ".dagster")).get_runs()]

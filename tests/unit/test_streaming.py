@@ -176,3 +176,50 @@ def test_a_line_break_inside_quotes_rejects_the_file_at_its_line_whatever_batch_
     with connect(tmp_path / "home") as con, pytest.raises(ExtractRejected) as part:
         validate_in_batches(con, file, AS_OF, batch_bytes)
     assert str(part.value) == str(whole.value) and "52行目: 引用符" in str(part.value)
+
+
+SHUKKETSU = "児童生徒番号,学校コード,日付,出欠区分,欠席理由,保健室利用"
+
+
+def attendance_rows() -> list[str]:
+    days = [f"2026-11-{d:02d}" for d in range(2, 28)]
+    return [f"{2000000000 + p},B199200000012,{day},出席,," for p in range(40) for day in days]
+
+
+def raw_tables(con) -> list[str]:
+    return sorted(t for (t,) in con.execute("SELECT table_name FROM information_schema.tables "
+                                            "WHERE table_schema = 'raw'").fetchall())
+
+
+def test_a_delta_staged_in_the_store_becomes_the_empty_table_and_a_failed_load_leaves_neither(tmp_path):
+    """A delta file's batches wait in the store; its first load renames them into place in the load's
+    transaction. A load that fails rolls back to the empty table, and no stage is left behind."""
+    from pipelines.streaming import discard_stage
+    from pipelines.warehouse import create_empty, upsert_delta
+
+    file = write(tmp_path, "shukketsu_20261130.csv", SHUKKETSU, attendance_rows())
+    key = ("pupil_id", "school_day")
+    with connect(tmp_path / "home") as con:
+        create_empty(con, "shukketsu")
+        part = validate_in_batches(con, file, AS_OF, 4_000)
+        assert part.staged == "raw._staged_shukketsu" and part.rows_loaded == 40 * 26
+
+        def fail():
+            raise OSError("the disk filled up")
+
+        with pytest.raises(OSError):
+            upsert_delta(con, part, key, before_commit=fail)
+        assert con.execute("SELECT count(*) FROM raw.shukketsu").fetchone()[0] == 0
+        assert raw_tables(con) == ["load_log", "shukketsu"]
+
+        part = validate_in_batches(con, file, AS_OF, 4_000)
+        upsert_delta(con, part, key)
+        loaded = con.execute("SELECT * FROM raw.shukketsu").pl().sort("_source_line")
+        assert raw_tables(con) == ["load_log", "shukketsu"]
+        whole = with_provenance(validate(read_extract(file), AS_OF).valid, file.name, file.extracted_on)
+        assert loaded.select(whole.columns).to_dicts() == whole.sort("_source_line").to_dicts()
+
+        # what a night killed while staging leaves: dropped before the extract is loaded again
+        con.execute("CREATE TABLE raw._staged_shukketsu AS SELECT * FROM raw.shukketsu")
+        discard_stage(con, "shukketsu")
+        assert raw_tables(con) == ["load_log", "shukketsu"]

@@ -37,7 +37,7 @@ from pipelines.warehouse import (
     upsert_delta,
 )
 from pipelines.sources import data_in_use
-from pipelines.streaming import batch_bytes_for, validate_in_batches
+from pipelines.streaming import batch_bytes_for, discard_stage, validate_in_batches
 from schemas.contract import EXTRACTS, Extract
 
 MAX_QUARANTINE_SHARE = 0.01  # more than 1 % of a file's rows set aside is worth a look
@@ -233,6 +233,7 @@ def build_extract_asset(extract: Extract) -> dg.AssetsDefinition:
         files = landing_files(home.landing_dir, as_of)[extract.name]
         report = NightReport(newest=files[-1] if files else None)
         with connect(home.root) as con:
+            discard_stage(con, extract.name)  # rows a killed night left staged
             ingest = _ingest_snapshot if extract.snapshot else _ingest_deltas
             ingest(con, home, extract, files, as_of, report, context)
             if not table_exists(con, f"raw.{extract.name}"):
