@@ -325,7 +325,8 @@ class ValidatedExtract:
     valid: pl.DataFrame  # typed, English column names, with _line
     quarantine: pl.DataFrame  # 行番号, 理由, then the original text columns
     reasons: dict[str, int] = field(default_factory=dict)  # reason (without the value) → rows
-    readable_keys: pl.DataFrame | None = None  # _line + the unique key of rows that normalised (if asked)
+    quarantined_keys: pl.DataFrame | None = None  # _line + the unique key of rows that normalised yet failed
+    # a check (if asked): with the valid rows' keys, every readable row's
     staged: str | None = None  # read in batches: the valid rows wait in this table of the store, not in `valid`
     rows_staged: int = 0
 
@@ -369,7 +370,8 @@ def validate(read: ReadResult, as_of: date, extract: Extract | None = None,
     reasons = problems.select(pl.col("problem").str.replace(r"「.*」", "")).to_series().value_counts()
     return ValidatedExtract(read, valid, quarantine,
                             {r: int(n) for r, n in zip(reasons["problem"], reasons["count"])},
-                            readable.select(LINE, *keys) if keys else None)
+                            readable.join(by_line.select(LINE), on=LINE, how="semi").select(LINE, *keys)
+                            if keys else None)
 
 
 def _schema_problems(df: pl.DataFrame, schema: pa.DataFrameSchema, extract: Extract) -> pl.DataFrame:

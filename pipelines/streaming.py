@@ -15,9 +15,9 @@ extract is loaded again (``discard_stage``). Results are the whole-file path's, 
 quarantine lines and reasons, the same reconciliation.
 
 The one check no batch can make alone is the file's unique key (a key may repeat across batches).
-Each batch's pandera check sees its own rows; the keys of every readable row are staged too, and after
-the last batch the store finds the keys repeated across batches (grouped by a 64-bit hash, confirmed on
-the keys). A repeat gets the reason the whole-file check gives, naming the key's first line in the file;
+Each batch's pandera check sees its own rows; the keys of the readable rows that failed a check are
+staged beside the valid rows (whose keys are in their own stage), and after the last batch the store
+finds the keys repeated across batches among both (grouped by a 64-bit hash, confirmed on the keys). A repeat gets the reason the whole-file check gives, naming the key's first line in the file;
 a repeated row that was valid leaves the staged rows for the quarantine, its text read again from its
 batch (duplicates are few, so that costs one batch's decoding, not the file's).
 """
@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from bisect import bisect_right
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -183,7 +184,7 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
     for batch, validated, raw_rows, blank_rows in reader:
         _append(con, stage, with_provenance(validated.valid, file.name, file.extracted_on))
         if key:
-            _append(con, keys_table, validated.readable_keys.with_columns(_batch=pl.lit(len(batches), pl.Int32)))
+            _append(con, keys_table, validated.quarantined_keys)
         quarantines.append(validated.quarantine)
         reasons.update(validated.reasons)
         rows, blank = rows + raw_rows, blank + blank_rows
@@ -197,7 +198,7 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
 
     quarantine = pl.concat(quarantines, how="vertical")
     if key:
-        repeats = _repeated_keys(con, keys_table, key)
+        repeats = _repeated_keys(con, stage, keys_table, key, [b.first_line for b in batches])
         if repeats.height:
             others = [c.error for c in schema.checks if c is not unique]
             quarantine = _mark_repeats(con, reader, batches, stage, quarantine, repeats, unique.error, others,
@@ -285,16 +286,23 @@ def _append(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> 
         con.unregister("batch")
 
 
-def _repeated_keys(con: duckdb.DuckDBPyConnection, keys_table: str, key: tuple[str, ...]) -> pl.DataFrame:
-    """(_line, first_line, _batch) of every readable row whose key an earlier line of the file holds."""
+def _repeated_keys(con: duckdb.DuckDBPyConnection, stage: str, keys_table: str, key: tuple[str, ...],
+                   first_lines: list[int]) -> pl.DataFrame:
+    """(_line, first_line, _batch) of every readable row whose key an earlier line of the file holds: the
+    valid rows' keys read from their stage, the others' from theirs (a second 13 M-row table of keys
+    cost fukuoka's attendance a second of appends)."""
     k = ", ".join(key)
     same = " AND ".join(f"c.{c} IS NOT DISTINCT FROM f.{c}" for c in key)
-    return con.execute(f"""
-        WITH shared AS (SELECT hash({k}) AS h FROM {keys_table} GROUP BY h HAVING count(*) > 1),
-             candidates AS (SELECT * FROM {keys_table} WHERE hash({k}) IN (SELECT h FROM shared)),
+    repeats = con.execute(f"""
+        WITH readable AS (SELECT {k}, _source_line AS {LINE} FROM {stage}
+                          UNION ALL SELECT {k}, {LINE} FROM {keys_table}),
+             shared AS (SELECT hash({k}) AS h FROM readable GROUP BY h HAVING count(*) > 1),
+             candidates AS (SELECT * FROM readable WHERE hash({k}) IN (SELECT h FROM shared)),
              firsts AS (SELECT {k}, min({LINE}) AS first_line FROM candidates GROUP BY ALL)
-        SELECT c.{LINE} AS {LINE}, f.first_line, c._batch FROM candidates c JOIN firsts f ON {same}
+        SELECT c.{LINE} AS {LINE}, f.first_line FROM candidates c JOIN firsts f ON {same}
         WHERE c.{LINE} > f.first_line ORDER BY c.{LINE}""").pl()
+    batch = [bisect_right(first_lines, line) - 1 for line in repeats[LINE].to_list()]  # the batch holding it
+    return repeats.with_columns(_batch=pl.Series(batch, dtype=pl.Int32))
 
 
 def _mark_repeats(con, reader: _BatchReader, batches: list[_Batch], stage: str, quarantine: pl.DataFrame,
