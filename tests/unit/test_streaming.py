@@ -223,3 +223,16 @@ def test_a_delta_staged_in_the_store_becomes_the_empty_table_and_a_failed_load_l
         con.execute("CREATE TABLE raw._staged_shukketsu AS SELECT * FROM raw.shukketsu")
         discard_stage(con, "shukketsu")
         assert raw_tables(con) == ["load_log", "shukketsu"]
+
+
+def test_a_delta_rejected_in_a_later_batch_leaves_no_stage_in_the_store(tmp_path):
+    file = write(tmp_path, "shukketsu_20261130.csv", SHUKKETSU, attendance_rows())
+    data = file.path.read_bytes()
+    at = data.index(b"\r\n", len(data) * 2 // 3) + 2  # a line far into the file, in a later batch
+    file.path.write_bytes(data[:at] + b"\x82\xff" + data[at:])  # bytes no encoding reads
+    line = data.count(b"\n", 0, at) + 1
+    with connect(tmp_path / "home") as con:
+        with pytest.raises(ExtractRejected) as rejected:
+            validate_in_batches(con, file, AS_OF, 4_000)
+        assert rejected.value.line == line
+        assert raw_tables(con) == ["load_log"]
