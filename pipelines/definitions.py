@@ -31,8 +31,9 @@ defs = dg.Definitions(
         "home": MimamoriHome(home=dg.EnvVar("MIMAMORI_HOME"), landing=dg.EnvVar("MIMAMORI_LANDING")),
         "night_lock": NightLock(home=dg.EnvVar("MIMAMORI_HOME")),
         "quality_suites": QualitySuites(home=dg.EnvVar("MIMAMORI_HOME")),
-        # the dbt of this environment, whether or not the venv is on PATH
-        "dbt": NightlyDbtCliResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))),
+        # dbt of this environment, whether or not the venv is on PATH (pipelines/dbt_command.py)
+        "dbt": NightlyDbtCliResource(project_dir=dbt_project,
+                                     dbt_executable=str(Path(sys.executable).with_name("mimamori-dbt"))),
     },
     executor=dg.in_process_executor,
 )

@@ -36,3 +36,41 @@ def test_the_console_script_is_the_exit_without_teardown():
 
     (script,) = [e for e in entry_points(group="console_scripts") if e.name == "mimamori"]
     assert script.value == "pipelines.cli:run"
+
+
+def _dbt_project(root, model_sql: str):
+    (root / "models").mkdir(parents=True)
+    (root / "dbt_project.yml").write_text("name: tiny\nversion: '1.0.0'\nconfig-version: 2\nprofile: tiny\n"
+                                          "flags: {send_anonymous_usage_stats: false}\n")
+    (root / "profiles.yml").write_text(f"tiny:\n  target: t\n  outputs:\n    t:\n      type: duckdb\n"
+                                       f"      path: {root / 'tiny.duckdb'}\n      threads: 1\n")
+    (root / "models" / "answer.sql").write_text("{{ config(materialized='table') }}\n" + model_sql)
+
+
+def _mimamori_dbt(root):
+    from pathlib import Path
+
+    command = [str(Path(sys.executable).with_name("mimamori-dbt")), "build", "--project-dir", str(root),
+               "--profiles-dir", str(root)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=root)
+
+
+def test_mimamori_dbt_is_dbt_and_leaves_its_database_closed(tmp_path):
+    """The nightly's dbt command: dbt's exit code, dbt's output, and its DuckDB database closed (checkpointed,
+    no write-ahead log left behind) before the fast exit."""
+    import duckdb
+
+    good = tmp_path / "good"
+    _dbt_project(good, "select 42 as answer")
+    run = _mimamori_dbt(good)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Completed successfully" in run.stdout
+    assert not (good / "tiny.duckdb.wal").exists()
+    with duckdb.connect(str(good / "tiny.duckdb"), read_only=True) as con:
+        assert con.execute("select answer from main.answer").fetchall() == [(42,)]
+
+    bad = tmp_path / "bad"
+    _dbt_project(bad, "select * from a_table_that_is_not_there")
+    run = _mimamori_dbt(bad)
+    assert run.returncode == 1
+    assert "a_table_that_is_not_there" in run.stdout
