@@ -358,7 +358,22 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     """The console script: ``main``, then an exit without the interpreter's teardown."""
+    collect_cycles_less_often()
     exit_without_teardown(main())
+
+
+# Python's default (700, 10, 10) starts a collection every 700 net allocations, in a night that allocates
+# millions of objects (imports, Dagster's and dbt's events, pandera's checks) and leaves few cycles: the
+# collector was ≈ 4 % of a fukuoka night's CPU samples (perf), ≈ 1.3 s of its wall time. Reference counting
+# still frees every object that is not in a cycle at once; cycles wait a little longer.
+GC_THRESHOLDS = (100_000, 50, 1_000)
+
+
+def collect_cycles_less_often() -> None:
+    """The cycle collector of this process (the nightly's, dbt's, GE's worker's) runs ~100 times less often."""
+    import gc
+
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def exit_without_teardown(code: int) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 
 def main() -> None:
-    from dbt.cli.main import cli
+    from pipelines.cli import collect_cycles_less_often, exit_without_teardown
 
-    from pipelines.cli import exit_without_teardown
+    collect_cycles_less_often()
+    from dbt.cli.main import cli
 
     try:
         cli()  # click in standalone mode: always ends in SystemExit

@@ -142,8 +142,10 @@ def _run(suites, runs: list[SuiteRun]) -> dict[str, list[dict]]:
 
 
 if __name__ == "__main__":
+    from pipelines.cli import collect_cycles_less_often, exit_without_teardown
+
+    collect_cycles_less_often()
     from pipelines import gx_worker  # its classes pickled under their module's name, not __main__'s
-    from pipelines.cli import exit_without_teardown
 
     gx_worker.serve(Path(sys.argv[1]))
     exit_without_teardown(0)  # the run waits for this exit: not for GE's 0.8 s of freeing modules

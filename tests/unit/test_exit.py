@@ -74,3 +74,18 @@ def test_mimamori_dbt_is_dbt_and_leaves_its_database_closed(tmp_path):
     run = _mimamori_dbt(bad)
     assert run.returncode == 1
     assert "a_table_that_is_not_there" in run.stdout
+
+
+def test_the_commands_collect_cycles_less_often():
+    """The nightly's processes raise the cycle collector's thresholds (and only those processes)."""
+    import gc
+
+    from pipelines.cli import GC_THRESHOLDS
+
+    script = ("import gc, pipelines.cli as cli\n"
+              "cli.main = lambda: print(gc.get_threshold()) or 0\n"
+              "cli.run()\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == str(GC_THRESHOLDS)
+    assert gc.get_threshold() != GC_THRESHOLDS  # importing the module changes nothing
