@@ -15,34 +15,44 @@ with bounds as (
 ),
 
 attendance as (
-    select a.*, p.address_code
-    from {{ ref('stg_school__attendance') }} as a
-    inner join {{ ref('int_pupils') }} as p using (pupil_id)
-    where a.school_day <= {{ as_of() }}
+    select *
+    from {{ ref('stg_school__attendance') }}
+    where school_day <= {{ as_of() }}
+),
+
+-- counted per pupil first, then joined to the enrolled pupils: a join of 100 k rows, not of 13 M days
+-- (fukuoka: half the time and CPU)
+windows as (
+
+    select
+        a.pupil_id,
+        any_value(b.last_month_start) as last_month_start,
+        count(*) filter (where a.is_absent and a.school_day >= b.last_month_start
+                                           and a.school_day < b.this_month_start) as absences_last_month,
+        -- the corrections (受付番号) of the rows each window counts, for the reasons (訂正済)
+        {{ collect_flat_distinct('a.corrections',
+            'a.school_day >= b.last_month_start and a.school_day < b.this_month_start') }} as corrections_last_month,
+        {{ collect_flat_distinct('a.corrections', 'a.school_day >= b.school_year_start') }} as corrections_school_year,
+        {{ collect_flat_distinct('a.corrections', 'a.school_day > ' ~ add_days(as_of(), '-(' ~ recent ~ ' + ' ~ baseline ~ ')')) }}
+            as corrections_recent,
+        any_value(b.school_year_start) as school_year_start,
+        count(*) filter (where a.is_absent and a.school_day >= b.school_year_start) as absences_school_year,
+        count(*) filter (where a.is_late_or_early and {{ within_days('a.school_day', recent) }}) as late_recent,
+        count(*) filter (where a.is_late_or_early
+                           and a.school_day > {{ add_days(as_of(), '-(' ~ recent ~ ' + ' ~ baseline ~ ')') }}
+                           and a.school_day <= {{ add_days(as_of(), '-' ~ recent) }}) as late_baseline,
+        count(*) filter (where a.visited_nurse and {{ within_days('a.school_day', nurse_recent) }}) as nurse_recent,
+        count(*) filter (where a.visited_nurse
+                           and a.school_day > {{ add_days(as_of(), '-(' ~ nurse_recent ~ ' + ' ~ nurse_baseline ~ ')') }}
+                           and a.school_day <= {{ add_days(as_of(), '-' ~ nurse_recent) }}) as nurse_baseline
+    from attendance as a
+    cross join bounds as b
+    group by a.pupil_id
+
 )
 
 select
-    a.address_code,
-    a.pupil_id,
-    any_value(b.last_month_start) as last_month_start,
-    count(*) filter (where a.is_absent and a.school_day >= b.last_month_start
-                                       and a.school_day < b.this_month_start) as absences_last_month,
-    -- the corrections (受付番号) of the rows each window counts, for the reasons (訂正済)
-    {{ collect_flat_distinct('a.corrections',
-        'a.school_day >= b.last_month_start and a.school_day < b.this_month_start') }} as corrections_last_month,
-    {{ collect_flat_distinct('a.corrections', 'a.school_day >= b.school_year_start') }} as corrections_school_year,
-    {{ collect_flat_distinct('a.corrections', 'a.school_day > ' ~ add_days(as_of(), '-(' ~ recent ~ ' + ' ~ baseline ~ ')')) }}
-        as corrections_recent,
-    any_value(b.school_year_start) as school_year_start,
-    count(*) filter (where a.is_absent and a.school_day >= b.school_year_start) as absences_school_year,
-    count(*) filter (where a.is_late_or_early and {{ within_days('a.school_day', recent) }}) as late_recent,
-    count(*) filter (where a.is_late_or_early
-                       and a.school_day > {{ add_days(as_of(), '-(' ~ recent ~ ' + ' ~ baseline ~ ')') }}
-                       and a.school_day <= {{ add_days(as_of(), '-' ~ recent) }}) as late_baseline,
-    count(*) filter (where a.visited_nurse and {{ within_days('a.school_day', nurse_recent) }}) as nurse_recent,
-    count(*) filter (where a.visited_nurse
-                       and a.school_day > {{ add_days(as_of(), '-(' ~ nurse_recent ~ ' + ' ~ nurse_baseline ~ ')') }}
-                       and a.school_day <= {{ add_days(as_of(), '-' ~ nurse_recent) }}) as nurse_baseline
-from attendance as a
-cross join bounds as b
-group by a.address_code, a.pupil_id
+    p.address_code,
+    w.*
+from {{ ref('int_pupils') }} as p
+inner join windows as w using (pupil_id)
