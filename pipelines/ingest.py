@@ -161,13 +161,15 @@ def decode(path: Path, data: bytes) -> tuple[str, bytes]:
         candidates = [("utf-8-sig", "utf-8", BOM)]
     else:
         candidates = [("utf-8", "utf-8", b""), ("cp932", "cp932", b"")]
-    errors: list[tuple[int, str, UnicodeDecodeError]] = []
+    # (offset, label) only: an exception kept here would hold this frame, and through it the caller's
+    # frames and their data frames, in a reference cycle until Python's cycle collector ran
+    errors: list[tuple[int, str]] = []
     for label, codec, skip in candidates:
         try:
             return label, transcode(data[len(skip):], codec, path, len(skip))
         except UnicodeDecodeError as e:
-            errors.append((e.start + len(skip), label, e))
-    offset, label, err = max(errors, key=lambda x: x[0])
+            errors.append((e.start + len(skip), label))
+    offset, label = max(errors, key=lambda x: x[0])
     line = data.count(b"\n", 0, offset) + 1
     bad = data[offset:offset + 2].hex(" ")
     raise ExtractRejected(path, line, f"文字コード {label} として読めないバイトがあります"
