@@ -57,6 +57,7 @@ class SuitesWorker:
         self.log = self.root / "worker.log"
         self._stderr = open(self.log, "wb")
         self.import_wait: float | None = None  # how long the last request waited for GE's import
+        self._sent, self._pending = 0.0, False
         self.process = subprocess.Popen([sys.executable, "-m", "pipelines.gx_worker", str(self.root)],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr)
 
@@ -66,16 +67,30 @@ class SuitesWorker:
 
     def validate(self, runs: list[SuiteRun]) -> Validated:
         """Every suite run, then tonight's Data Docs; a worker that fails says why, with its log."""
-        sent = time.time()
+        self.send(runs)
+        return self.receive()
+
+    def send(self, runs: list[SuiteRun]) -> None:
+        """The request, without waiting for its answer (``receive``): the caller works meanwhile."""
+        if self._pending:  # an answer nobody read (its caller failed before): not to be taken for this one's
+            self.receive()
+        self._sent, self._pending = time.time(), True
         try:
             pickle.dump(runs, self.process.stdin)
             self.process.stdin.flush()
+        except OSError as e:
+            raise self._failed(f"no answer ({type(e).__name__})") from None
+
+    def receive(self) -> Validated:
+        """The answer to the request sent last."""
+        self._pending = False
+        try:
             reply = pickle.load(self.process.stdout)
         except (OSError, EOFError, pickle.UnpicklingError) as e:
             raise self._failed(f"no answer ({type(e).__name__})") from None
         if isinstance(reply, BaseException):
             raise self._failed(str(reply)) from reply
-        self.import_wait = max(0.0, reply.ready_at - sent)
+        self.import_wait = max(0.0, reply.ready_at - self._sent)
         return reply
 
     def close(self) -> None:

@@ -149,8 +149,9 @@ class Suites:
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, as_of: date, previous: pl.DataFrame, worker: "SuitesWorker") \
-        -> tuple[list[Outcome], pl.DataFrame, pl.DataFrame, Path]:
-    """The night's measures from the store, judged by the suites in GE's worker (pipelines/gx_worker.py)."""
+        -> "Evaluation":
+    """The night's measures from the store, sent to the suites in GE's worker (pipelines/gx_worker.py);
+    ``Evaluation.judged()`` waits for the verdicts, so that the report is made while GE judges."""
     from pipelines.gx_worker import SuiteRun
 
     dept = measures(con, as_of, previous)
@@ -175,25 +176,45 @@ def evaluate(con: duckdb.DuckDBPyConnection, as_of: date, previous: pl.DataFrame
                                                           "change": change}]), [
         ("ExpectColumnValuesToBeBetween", {"column": "change", "min_value": -LIST_BAND, "max_value": LIST_BAND})]))
 
-    validated = worker.validate(runs)
-    results = validated.results
-    outcomes: list[Outcome] = []
-    for row in dept.iter_rows(named=True):
-        name = row["extract"]
-        failed = [r for r in results[f"{name}_measures"] + results.get(f"{name}_codes", []) if not r["success"]]
-        message = "; ".join(_describe(name, r, row) for r in failed)
-        outcomes.append(Outcome(f"ge_{name}", name, not failed,
-                                message or f"{name}: {row['rows']:,} rows"
-                                + (f" ({row['row_change']:+.1%} since the previous night)"
-                                   if row["previous_rows"] else " (first night)")))
-    low = links.filter(pl.col("link_rate") < MIN_LINK_RATE)
-    outcomes.append(Outcome("ge_link_rates", "link_rates", all(r["success"] for r in results["link_rates"]),
-                            "; ".join(f"{m}: {r:.1%} linked" for m, r in zip(low["measure"], low["link_rate"]))
-                            or "every department links at ≥ 95 %"))
-    outcomes.append(Outcome("ge_list_size", "flagged_children", all(r["success"] for r in results["flag_list_size"]),
-                            f"{flagged:,} flagged" + (f", {change:+.1%} against the average of the previous nights "
-                                                      f"({average:,.1f})" if average else " (first night)")))
-    return outcomes, dept, links, validated.docs
+    worker.send(runs)
+    return Evaluation(dept, links, flagged, average, change, worker)
+
+
+@dataclass
+class Evaluation:
+    """The night's measures (per department, link rates, list size), and GE's verdicts on them to come."""
+
+    dept: pl.DataFrame
+    links: pl.DataFrame
+    flagged: int
+    average: float | None
+    change: float
+    worker: "SuitesWorker"
+
+    def judged(self) -> tuple[list[Outcome], Path]:
+        """The outcome of every check, and tonight's Data Docs (waits for the worker's answer)."""
+        validated = self.worker.receive()
+        results = validated.results
+        outcomes: list[Outcome] = []
+        for row in self.dept.iter_rows(named=True):
+            name = row["extract"]
+            failed = [r for r in results[f"{name}_measures"] + results.get(f"{name}_codes", []) if not r["success"]]
+            message = "; ".join(_describe(name, r, row) for r in failed)
+            outcomes.append(Outcome(f"ge_{name}", name, not failed,
+                                    message or f"{name}: {row['rows']:,} rows"
+                                    + (f" ({row['row_change']:+.1%} since the previous night)"
+                                       if row["previous_rows"] else " (first night)")))
+        low = self.links.filter(pl.col("link_rate") < MIN_LINK_RATE)
+        outcomes.append(Outcome("ge_link_rates", "link_rates", all(r["success"] for r in results["link_rates"]),
+                                "; ".join(f"{m}: {r:.1%} linked" for m, r in zip(low["measure"], low["link_rate"]))
+                                or "every department links at ≥ 95 %"))
+        average = self.average
+        outcomes.append(Outcome("ge_list_size", "flagged_children",
+                                all(r["success"] for r in results["flag_list_size"]),
+                                f"{self.flagged:,} flagged" + (
+                                    f", {self.change:+.1%} against the average of the previous nights "
+                                    f"({average:,.1f})" if average else " (first night)")))
+        return outcomes, validated.docs
 
 
 def _describe(name: str, result: dict, row: dict) -> str:

@@ -47,6 +47,8 @@ def test_the_worker_judges_frames_builds_the_data_docs_and_survives_a_bad_reques
         log = Path(str(failed.value).rsplit("full log ", 1)[1])
         assert log == tmp_path / "gx" / "worker.log" and "ExpectNoSuchThing" in log.read_text()
         assert worker.validate([_codes_run(["課税"])]).results["codes"][0]["success"]  # still serving
+        worker.send([_codes_run(["課税", "不明"])])  # a caller that failed before it read the answer
+        assert worker.validate([_codes_run(["課税"])]).results["codes"][0]["success"]  # not that answer
     finally:
         worker.close()
     assert not worker.alive

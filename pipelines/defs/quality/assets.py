@@ -61,17 +61,19 @@ def nightly_report(context: dg.AssetExecutionContext, home: MimamoriHome, night_
     rules, gov = config.rules(), config.governance()
     with connect(home.root, read_only=True) as con:
         worker = quality_suites.start()
-        outcomes, dept, links, docs = evaluate(con, as_of, previous, worker)
+        evaluation = evaluate(con, as_of, previous, worker)  # GE judges and builds Data Docs meanwhile
         reviews = review_section(timeliness(con, as_of, rules["review"]["due_days"]),
                                  outcomes_by_signals(con, gov["small_cell_threshold"]), rules["review"]["due_days"])
-    context.log.info(f"suites run by Great Expectations' worker (pid {worker.process.pid}), "
-                     + ("ready before they were asked" if worker.import_wait == 0 else
-                        f"ready {worker.import_wait:.1f} s after they were asked (GE was still importing)"))
+    dept, links = evaluation.dept, evaluation.links
     summary = collect(home.root, as_of, None, home.landing_dir) | {"rule_version": rules["version"]}
     tonight = measure_rows(as_of, dept, links, summary)
     with connect_analysis(home.root) as con:
         publish(con, "dq_nightly", tonight, as_of)
         lab = lab_section(con, as_of, gov)
+    outcomes, docs = evaluation.judged()
+    context.log.info(f"suites run by Great Expectations' worker (pid {worker.process.pid}), "
+                     + ("ready before they were asked" if worker.import_wait == 0 else
+                        f"ready {worker.import_wait:.1f} s after they were asked (GE was still importing)"))
     folder = home.root / "reports" / as_of.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     report = folder / "report.html"
