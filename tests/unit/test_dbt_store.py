@@ -25,14 +25,32 @@ con.execute("LOAD httpfs")
 Plugin("pipelines.dbt_store", {}).configure_connection(con)
 con.execute("CREATE TABLE restricted.main.t AS SELECT 42 AS x")
 print(con.execute("SELECT x FROM restricted.main.t").fetchone()[0],
-      sorted(m for m in ("polars", "pandera", "pipelines.ingest", "pipelines.warehouse") if m in sys.modules))
+      sorted(m for m in ("polars", "pandera", "pipelines.ingest", "pipelines.warehouse", "pandas")
+             if m in sys.modules))
 """
 
 
-def test_the_plugin_attaches_the_encrypted_store_without_importing_the_ingest(tmp_path):
+def test_the_plugin_attaches_the_encrypted_store_without_importing_the_ingest_or_pandas(tmp_path):
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "home")], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["42", "[]"]
     with pytest.raises(duckdb.Error, match="encrypted|key"):  # and the store it wrote is encrypted
         duckdb.connect().execute(f"ATTACH '{tmp_path / 'home' / 'warehouse' / 'restricted.duckdb'}' AS r (READ_ONLY)")
+
+
+def test_a_wrong_key_is_named_as_such_and_never_shown(tmp_path):
+    from pipelines.dbt_store import attach_encrypted
+    from pipelines.duckdb_env import extension_directory
+
+    path = tmp_path / "store.duckdb"
+    con = duckdb.connect(config={"extension_directory": extension_directory(), "autoinstall_known_extensions": False})
+    con.execute("LOAD httpfs")
+    attach_encrypted(con, path, "s", "the right key, with a quote: '")
+    con.execute("CREATE TABLE s.t AS SELECT 1 AS x")
+    con.execute("DETACH s")
+    with pytest.raises(RuntimeError, match="could not attach .*Wrong encryption key") as failed:
+        attach_encrypted(con, path, "s", "a wrong key 0123456789")
+    assert "0123456789" not in str(failed.value)
+    attach_encrypted(con, path, "s", "the right key, with a quote: '")
+    assert con.execute("SELECT x FROM s.t").fetchone() == (1,)
