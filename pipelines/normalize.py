@@ -65,7 +65,7 @@ def parse_date(expr: pl.Expr) -> pl.Expr:
                     day.cast(pl.String).str.zfill(2))
     parsed = iso.str.to_date("%Y-%m-%d", strict=False)
     in_era = era_symbol.is_null() | ((parsed >= era_first) & (parsed < era_next))
-    return pl.when(in_era).then(parsed)
+    return pl.when(in_era & (year >= 1)).then(parsed)  # there is no year 0 (polars would make one)
 
 
 def parse_fiscal_year(expr: pl.Expr) -> pl.Expr:
@@ -131,7 +131,8 @@ def canonical_value(column: Column) -> pl.Expr | None:
     """The typed value of text already written the canonical way (ASCII digits, nothing to trim), else null.
 
     A registry has as many distinct 宛名番号 as rows, so the full rules (NFKC, era dates …) per distinct
-    value would cost seconds; the few values not written canonically still take the full rules.
+    value would cost seconds (and its birth dates, tens of thousands a batch, a quarter of its
+    normalisation); the few values not written canonically still take the full rules.
     """
     raw = pl.col(column.japanese)
     if column.kind == "id15":
@@ -140,6 +141,9 @@ def canonical_value(column: Column) -> pl.Expr | None:
         return pl.when(raw.str.contains(r"^[0-9]+$")).then(raw)
     if column.kind == "int" and column.name != "fiscal_year":  # 所得 (income): nearly every value distinct
         return pl.when(raw.str.contains(r"^[0-9]{1,18}$")).then(raw.cast(pl.Int64, strict=False))
+    if column.kind == "date":  # YYYY-MM-DD (an impossible one stays null: the full rules name it)
+        return pl.when(raw.str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$") & ~raw.str.starts_with("0000")).then(
+            raw.str.to_date("%Y-%m-%d", strict=False))
     return None
 
 

@@ -135,6 +135,14 @@ def test_impossible_or_future_date_is_quarantined(tmp_path, birth):
     assert reasons(v)[0].startswith("生年月日")
 
 
+
+def test_a_date_before_year_one_is_quarantined_not_a_crash(tmp_path):
+    """"0000-01-01" reads as no date at all (polars would make a year 0 that pandera's range check then
+    failed on, as a whole: the extract's step stopped with a ValueError)."""
+    v = ingest(write(tmp_path, jumin(GOOD.replace("2015-04-02", "0000-01-01"), GOOD.replace("123,", "124,"))))
+    assert v.rows_loaded == 1 and reasons(v) == ["生年月日: 「0000-01-01」は日付として読めません"]
+
+
 @pytest.mark.parametrize("birth", ["R5.4.1", "R05.04.01", "令和5年4月1日", "令和元年5月1日", "H31.4.30",
                                    "平成31年4月30日", "S63.1.1", "2015/4/2", "20150402"])
 def test_each_era_format_loads(tmp_path, birth):

@@ -34,7 +34,8 @@ def test_every_date_format_of_the_contract(text, expected):
     assert dates(text) == [expected]
 
 
-@pytest.mark.parametrize("text", ["2023-02-30", "R5.13.1", "令和元年4月30日", "H32.1.1", "abc", "2026-11", "R.4.1"])
+@pytest.mark.parametrize("text", ["2023-02-30", "R5.13.1", "令和元年4月30日", "H32.1.1", "abc", "2026-11", "R.4.1",
+                                  "0000-01-01", "00000101"])
 def test_impossible_or_unreadable_dates_are_not_guessed(text):
     assert dates(text) == [None]
 
@@ -99,7 +100,8 @@ def test_nurse_visit_empty_means_no_visit():
 
 
 TRICKY = ["123", "１２３", "1,234", " 12 ", "", None, "12a", "0", "007", "2026-11-30", "2026-02-30", "R5.4.1",
-          "99999999999999999999", "\u3000山田\u3000", "妻(未届)", "1", "2", "3.5", "令和8年度"]
+          "99999999999999999999", "\u3000山田\u3000", "妻(未届)", "1", "2", "3.5", "令和8年度",
+          "2026-13-01", "1900-02-29", "2000-02-29", "0001-01-01", "0000-01-01", "00000101", "2026-1-05", "２０２６-11-30", " 2026-11-30"]
 
 
 @pytest.mark.parametrize("extract", list(EXTRACTS))
