@@ -87,6 +87,10 @@ class SuitesWorker:
         try:
             reply = pickle.load(self.process.stdout)
         except (OSError, EOFError, pickle.UnpicklingError) as e:
+            try:  # a worker whose answer broke off is ending: wait for its exit code (and for ``alive``)
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
             raise self._failed(f"no answer ({type(e).__name__})") from None
         if isinstance(reply, BaseException):
             raise self._failed(str(reply)) from reply

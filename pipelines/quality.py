@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import duckdb
 import pandas as pd
@@ -177,7 +177,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, as_of: date, previous: pl.DataFrame
         ("ExpectColumnValuesToBeBetween", {"column": "change", "min_value": -LIST_BAND, "max_value": LIST_BAND})]))
 
     worker.send(runs)
-    return Evaluation(dept, links, flagged, average, change, worker)
+    return Evaluation(dept, links, flagged, average, change, worker, runs)
 
 
 @dataclass
@@ -190,10 +190,24 @@ class Evaluation:
     average: float | None
     change: float
     worker: "SuitesWorker"
+    runs: list
+    asked_again: str | None = None  # why a new worker was asked (the first died before it answered)
 
-    def judged(self) -> tuple[list[Outcome], Path]:
-        """The outcome of every check, and tonight's Data Docs (waits for the worker's answer)."""
-        validated = self.worker.receive()
+    def judged(self, restart: Callable[[], "SuitesWorker"] | None = None) -> tuple[list[Outcome], Path]:
+        """The outcome of every check, and tonight's Data Docs (waits for the worker's answer). A worker that
+        died before it answered (killed, out of memory) is replaced by ``restart()`` and asked once more; one
+        that answered with an error is not: it would answer the same."""
+        from pipelines.gx_worker import WorkerFailed
+
+        try:
+            validated = self.worker.receive()
+        except WorkerFailed as failed:
+            if restart is None or self.worker.alive:
+                raise
+            self.asked_again = str(failed)
+            self.worker = restart()
+            self.worker.send(self.runs)
+            validated = self.worker.receive()
         results = validated.results
         outcomes: list[Outcome] = []
         for row in self.dept.iter_rows(named=True):

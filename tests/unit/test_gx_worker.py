@@ -72,6 +72,44 @@ def test_a_dead_worker_is_named_in_the_error_and_the_run_starts_another(tmp_path
     assert not second.alive
 
 
+def test_a_worker_that_dies_before_it_answers_is_replaced_and_asked_again(tmp_path):
+    """The report's verdicts (quality.Evaluation): a worker killed between the request and the answer is
+    replaced and asked once more; a worker that answered with an error is not (it would answer the same)."""
+    import polars as pl
+
+    from pipelines.quality import Evaluation
+
+    good = [SuiteRun("link_rates", pd.DataFrame({"link_rate": [1.0]}),
+                     [("ExpectColumnValuesToBeBetween", {"column": "link_rate", "min_value": 0.95, "max_value": 1.0})]),
+            SuiteRun("flag_list_size", pd.DataFrame({"change": [0.1]}),
+                     [("ExpectColumnValuesToBeBetween", {"column": "change", "min_value": -0.5, "max_value": 0.5})])]
+    bad = [SuiteRun("x", pd.DataFrame({"a": [1]}), [("ExpectNoSuchThing", {})])]
+
+    def asked(worker, runs):
+        worker.send(runs)
+        return Evaluation(pl.DataFrame(schema={"extract": pl.String}),
+                          pl.DataFrame({"measure": ["m"], "link_rate": [1.0]}), 10, 9.0, 0.1, worker, runs)
+
+    suites = QualitySuites(home=str(tmp_path))
+    try:
+        first = suites.start()
+        pending = asked(first, good)
+        first.process.kill()  # before it answered (it may still be importing GE)
+        outcomes, docs = pending.judged(restart=suites.start)
+        assert pending.worker is not first and pending.worker.alive
+        assert f"pid {first.process.pid}, exit -9" in pending.asked_again
+        assert [(o.check, o.passed) for o in outcomes] == [("ge_link_rates", True), ("ge_list_size", True)]
+        assert docs.exists()
+
+        second = pending.worker
+        broken = asked(second, bad)
+        with pytest.raises(WorkerFailed, match="ExpectNoSuchThing"):
+            broken.judged(restart=suites.start)
+        assert broken.asked_again is None and broken.worker is second and second.alive
+    finally:
+        suites.teardown_after_execution(None)
+
+
 def test_a_killed_night_takes_its_worker_with_it(tmp_path):
     """The worker ends when its stdin closes: a night killed with SIGKILL leaves no GE process behind."""
     parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""

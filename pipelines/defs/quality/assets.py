@@ -70,7 +70,11 @@ def nightly_report(context: dg.AssetExecutionContext, home: MimamoriHome, night_
     with connect_analysis(home.root) as con:
         publish(con, "dq_nightly", tonight, as_of)
         lab = lab_section(con, as_of, gov)
-    outcomes, docs = evaluation.judged()
+    outcomes, docs = evaluation.judged(restart=quality_suites.start)
+    if evaluation.asked_again:
+        context.log.warning(f"Great Expectations' worker died before it answered; a new one was asked: "
+                            f"{evaluation.asked_again}")
+    worker = evaluation.worker
     context.log.info(f"suites run by Great Expectations' worker (pid {worker.process.pid}), "
                      + ("ready before they were asked" if worker.import_wait == 0 else
                         f"ready {worker.import_wait:.1f} s after they were asked (GE was still importing)"))
