@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import select
 import subprocess
 import sys
 import time
@@ -81,9 +82,14 @@ class SuitesWorker:
         except OSError as e:
             raise self._failed(f"no answer ({type(e).__name__})") from None
 
-    def receive(self) -> Validated:
-        """The answer to the request sent last."""
+    def receive(self, timeout: float | None = None) -> Validated:
+        """The answer to the request sent last; a worker with no answer within ``timeout`` seconds (hung) is
+        killed and named, so that a night never waits on it for ever."""
         self._pending = False
+        if timeout is not None and not select.select([self.process.stdout], [], [], timeout)[0]:
+            self.process.kill()
+            self.process.wait()
+            raise self._failed(f"no answer within {timeout:g} s (killed)")
         try:
             reply = pickle.load(self.process.stdout)
         except (OSError, EOFError, pickle.UnpicklingError) as e:

@@ -193,21 +193,23 @@ class Evaluation:
     runs: list
     asked_again: str | None = None  # why a new worker was asked (the first died before it answered)
 
-    def judged(self, restart: Callable[[], "SuitesWorker"] | None = None) -> tuple[list[Outcome], Path]:
-        """The outcome of every check, and tonight's Data Docs (waits for the worker's answer). A worker that
-        died before it answered (killed, out of memory) is replaced by ``restart()`` and asked once more; one
-        that answered with an error is not: it would answer the same."""
+    def judged(self, restart: Callable[[], "SuitesWorker"] | None = None,
+               timeout: float | None = None) -> tuple[list[Outcome], Path]:
+        """The outcome of every check, and tonight's Data Docs (waits for the worker's answer, at most
+        ``timeout`` seconds). A worker that died or hung before it answered (killed, out of memory) is
+        replaced by ``restart()`` and asked once more; one that answered with an error is not: it would
+        answer the same."""
         from pipelines.gx_worker import WorkerFailed
 
         try:
-            validated = self.worker.receive()
+            validated = self.worker.receive(timeout)
         except WorkerFailed as failed:
             if restart is None or self.worker.alive:
                 raise
             self.asked_again = str(failed)
             self.worker = restart()
             self.worker.send(self.runs)
-            validated = self.worker.receive()
+            validated = self.worker.receive(timeout)
         results = validated.results
         outcomes: list[Outcome] = []
         for row in self.dept.iter_rows(named=True):

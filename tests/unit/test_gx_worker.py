@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -106,6 +107,39 @@ def test_a_worker_that_dies_before_it_answers_is_replaced_and_asked_again(tmp_pa
         with pytest.raises(WorkerFailed, match="ExpectNoSuchThing"):
             broken.judged(restart=suites.start)
         assert broken.asked_again is None and broken.worker is second and second.alive
+    finally:
+        suites.teardown_after_execution(None)
+
+
+def test_a_hung_worker_is_killed_after_the_timeout_and_a_new_one_asked(tmp_path):
+    """A worker that neither answers nor dies (stopped here with SIGSTOP) would hold the night for ever:
+    after the timeout it is killed, named, and a new worker answers the same request."""
+    import polars as pl
+
+    from pipelines.quality import Evaluation
+
+    runs = [SuiteRun("link_rates", pd.DataFrame({"link_rate": [1.0]}),
+                     [("ExpectColumnValuesToBeBetween", {"column": "link_rate", "min_value": 0.95, "max_value": 1.0})]),
+            SuiteRun("flag_list_size", pd.DataFrame({"change": [0.1]}),
+                     [("ExpectColumnValuesToBeBetween", {"column": "change", "min_value": -0.5, "max_value": 0.5})])]
+    suites = QualitySuites(home=str(tmp_path))
+    try:
+        hung = suites.start()
+        os.kill(hung.process.pid, signal.SIGSTOP)
+        hung.send(runs)
+        pending = Evaluation(pl.DataFrame(schema={"extract": pl.String}),
+                             pl.DataFrame({"measure": ["m"], "link_rate": [1.0]}), 10, 9.0, 0.1, hung, runs)
+        started, answer = time.time(), []
+        judging = threading.Thread(target=lambda: answer.append(pending.judged(restart=suites.start, timeout=20)),
+                                   daemon=True)
+        judging.start()
+        judging.join(120)  # without the timeout this would wait for ever: fail instead
+        assert answer, "still waiting on the hung worker after 120 s"
+        assert time.time() - started >= 20  # the hung one was waited for, then no longer
+        outcomes, _ = answer[0]
+        assert f"pid {hung.process.pid}, exit -9) failed: no answer within 20 s (killed)" in pending.asked_again
+        assert not hung.alive and pending.worker.alive
+        assert [(o.check, o.passed) for o in outcomes] == [("ge_link_rates", True), ("ge_list_size", True)]
     finally:
         suites.teardown_after_execution(None)
 

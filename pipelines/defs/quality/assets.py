@@ -70,7 +70,8 @@ def nightly_report(context: dg.AssetExecutionContext, home: MimamoriHome, night_
     with connect_analysis(home.root) as con:
         publish(con, "dq_nightly", tonight, as_of)
         lab = lab_section(con, as_of, gov)
-    outcomes, docs = evaluation.judged(restart=quality_suites.start)
+    outcomes, docs = evaluation.judged(restart=quality_suites.start,
+                                       timeout=config.operations().get("quality_answer_seconds", 300))
     if evaluation.asked_again:
         context.log.warning(f"Great Expectations' worker died before it answered; a new one was asked: "
                             f"{evaluation.asked_again}")
