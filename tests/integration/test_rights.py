@@ -220,8 +220,16 @@ def next_night(rights, disclosure, tmp_path_factory):
     import contextlib
     import io
 
+    from datetime import datetime
+
+    from pipelines.resources import TOKYO
+
+    # 21 requests by one user today: 20 with the disclosure report above, or 21 when Tokyo's midnight came
+    # between that report and now (the suite can run at any hour)
+    disclosed = [e for e in AuditLog(home / "audit" / "audit.log").entries() if e["event"] == "disclosure"][-1]
+    same_day = datetime.fromisoformat(disclosed["at"]).astimezone(TOKYO).date() == datetime.now(TOKYO).date()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        for _ in range(20):  # with the disclosure report above: 21 requests by one user today
+        for _ in range(20 if same_day else 21):
             cli.main(["reidentify", token, "--reason", "要対協の個別ケース検討", "--home", str(home)])
     return run_nightly(home, landing, TOMORROW, quiet=True)
 
