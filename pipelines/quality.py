@@ -191,7 +191,7 @@ class Evaluation:
     change: float
     worker: "SuitesWorker"
     runs: list
-    asked_again: str | None = None  # why a new worker was asked (the first died before it answered)
+    asked_again: str | None = None  # why a new worker was asked (the first died or hung before it answered)
 
     def judged(self, restart: Callable[[], "SuitesWorker"] | None = None,
                timeout: float | None = None) -> tuple[list[Outcome], Path]:
@@ -199,17 +199,7 @@ class Evaluation:
         ``timeout`` seconds). A worker that died or hung before it answered (killed, out of memory) is
         replaced by ``restart()`` and asked once more; one that answered with an error is not: it would
         answer the same."""
-        from pipelines.gx_worker import WorkerFailed
-
-        try:
-            validated = self.worker.receive(timeout)
-        except WorkerFailed as failed:
-            if restart is None or self.worker.alive:
-                raise
-            self.asked_again = str(failed)
-            self.worker = restart()
-            self.worker.send(self.runs)
-            validated = self.worker.receive(timeout)
+        validated = self._answer(restart, timeout)
         results = validated.results
         outcomes: list[Outcome] = []
         for row in self.dept.iter_rows(named=True):
@@ -231,6 +221,19 @@ class Evaluation:
                                     f", {self.change:+.1%} against the average of the previous nights "
                                     f"({average:,.1f})" if average else " (first night)")))
         return outcomes, validated.docs
+
+    def _answer(self, restart, timeout):
+        from pipelines.gx_worker import WorkerFailed
+
+        try:
+            return self.worker.receive(timeout)
+        except WorkerFailed as failed:
+            if restart is None or self.worker.alive:
+                raise
+            self.asked_again = str(failed)
+            self.worker = restart()
+            self.worker.send(self.runs)
+            return self.worker.receive(timeout)
 
 
 def _describe(name: str, result: dict, row: dict) -> str:

@@ -73,7 +73,7 @@ def nightly_report(context: dg.AssetExecutionContext, home: MimamoriHome, night_
     outcomes, docs = evaluation.judged(restart=quality_suites.start,
                                        timeout=config.operations().get("quality_answer_seconds", 300))
     if evaluation.asked_again:
-        context.log.warning(f"Great Expectations' worker died before it answered; a new one was asked: "
+        context.log.warning(f"Great Expectations' worker died or hung before it answered; a new one was asked: "
                             f"{evaluation.asked_again}")
     worker = evaluation.worker
     context.log.info(f"suites run by Great Expectations' worker (pid {worker.process.pid}), "
