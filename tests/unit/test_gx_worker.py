@@ -73,28 +73,33 @@ def test_a_dead_worker_is_named_in_the_error_and_the_run_starts_another(tmp_path
     assert not second.alive
 
 
-def test_a_worker_that_dies_before_it_answers_is_replaced_and_asked_again(tmp_path):
-    """The report's verdicts (quality.Evaluation): a worker killed between the request and the answer is
-    replaced and asked once more; a worker that answered with an error is not (it would answer the same)."""
+# the two suites of the report's own verdicts (link rates, list size), both passing
+VERDICT_RUNS = [
+    SuiteRun("link_rates", pd.DataFrame({"link_rate": [1.0]}),
+             [("ExpectColumnValuesToBeBetween", {"column": "link_rate", "min_value": 0.95, "max_value": 1.0})]),
+    SuiteRun("flag_list_size", pd.DataFrame({"change": [0.1]}),
+             [("ExpectColumnValuesToBeBetween", {"column": "change", "min_value": -0.5, "max_value": 0.5})])]
+
+
+def _asked(worker: SuitesWorker, runs: list[SuiteRun]):
+    """The report's pending verdicts (quality.Evaluation) on ``runs``, sent to ``worker``."""
     import polars as pl
 
     from pipelines.quality import Evaluation
 
-    good = [SuiteRun("link_rates", pd.DataFrame({"link_rate": [1.0]}),
-                     [("ExpectColumnValuesToBeBetween", {"column": "link_rate", "min_value": 0.95, "max_value": 1.0})]),
-            SuiteRun("flag_list_size", pd.DataFrame({"change": [0.1]}),
-                     [("ExpectColumnValuesToBeBetween", {"column": "change", "min_value": -0.5, "max_value": 0.5})])]
+    worker.send(runs)
+    return Evaluation(pl.DataFrame(schema={"extract": pl.String}), pl.DataFrame({"measure": ["m"], "link_rate": [1.0]}),
+                      10, 9.0, 0.1, worker, runs)
+
+
+def test_a_worker_that_dies_before_it_answers_is_replaced_and_asked_again(tmp_path):
+    """The report's verdicts (quality.Evaluation): a worker killed between the request and the answer is
+    replaced and asked once more; a worker that answered with an error is not (it would answer the same)."""
     bad = [SuiteRun("x", pd.DataFrame({"a": [1]}), [("ExpectNoSuchThing", {})])]
-
-    def asked(worker, runs):
-        worker.send(runs)
-        return Evaluation(pl.DataFrame(schema={"extract": pl.String}),
-                          pl.DataFrame({"measure": ["m"], "link_rate": [1.0]}), 10, 9.0, 0.1, worker, runs)
-
     suites = QualitySuites(home=str(tmp_path))
     try:
         first = suites.start()
-        pending = asked(first, good)
+        pending = _asked(first, VERDICT_RUNS)
         first.process.kill()  # before it answered (it may still be importing GE)
         outcomes, docs = pending.judged(restart=suites.start)
         assert pending.worker is not first and pending.worker.alive
@@ -103,7 +108,7 @@ def test_a_worker_that_dies_before_it_answers_is_replaced_and_asked_again(tmp_pa
         assert docs.exists()
 
         second = pending.worker
-        broken = asked(second, bad)
+        broken = _asked(second, bad)
         with pytest.raises(WorkerFailed, match="ExpectNoSuchThing"):
             broken.judged(restart=suites.start)
         assert broken.asked_again is None and broken.worker is second and second.alive
@@ -114,21 +119,11 @@ def test_a_worker_that_dies_before_it_answers_is_replaced_and_asked_again(tmp_pa
 def test_a_hung_worker_is_killed_after_the_timeout_and_a_new_one_asked(tmp_path):
     """A worker that neither answers nor dies (stopped here with SIGSTOP) would hold the night for ever:
     after the timeout it is killed, named, and a new worker answers the same request."""
-    import polars as pl
-
-    from pipelines.quality import Evaluation
-
-    runs = [SuiteRun("link_rates", pd.DataFrame({"link_rate": [1.0]}),
-                     [("ExpectColumnValuesToBeBetween", {"column": "link_rate", "min_value": 0.95, "max_value": 1.0})]),
-            SuiteRun("flag_list_size", pd.DataFrame({"change": [0.1]}),
-                     [("ExpectColumnValuesToBeBetween", {"column": "change", "min_value": -0.5, "max_value": 0.5})])]
     suites = QualitySuites(home=str(tmp_path))
     try:
         hung = suites.start()
         os.kill(hung.process.pid, signal.SIGSTOP)
-        hung.send(runs)
-        pending = Evaluation(pl.DataFrame(schema={"extract": pl.String}),
-                             pl.DataFrame({"measure": ["m"], "link_rate": [1.0]}), 10, 9.0, 0.1, hung, runs)
+        pending = _asked(hung, VERDICT_RUNS)
         started, answer = time.time(), []
         judging = threading.Thread(target=lambda: answer.append(pending.judged(restart=suites.start, timeout=20)),
                                    daemon=True)
