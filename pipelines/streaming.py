@@ -16,8 +16,11 @@ quarantine lines and reasons, the same reconciliation.
 
 The one check no batch can make alone is the file's unique key (a key may repeat across batches).
 Each batch's pandera check sees its own rows; the keys of the readable rows that failed a check are
-staged beside the valid rows (whose keys are in their own stage), and after the last batch the store
-finds the keys repeated across batches among both (grouped by a 64-bit hash, confirmed on the keys). A repeat gets the reason the whole-file check gives, naming the key's first line in the file;
+staged beside the valid rows (whose keys are in their own stage). Each batch also hashes the keys of its
+readable rows (64 bits, polars, in the batch's thread); after the last batch, when no two hashes are equal
+no key repeats and the store is not asked (fukuoka's 13 M attendance keys: 0.2 s instead of 1.4 s of
+grouping them in the store). Otherwise the store finds the keys repeated across batches among both
+stages (grouped by a 64-bit hash, confirmed on the keys). A repeat gets the reason the whole-file check gives, naming the key's first line in the file;
 a repeated row that was valid leaves the staged rows for the quarantine, its text read again from its
 batch (duplicates are few, so that costs one batch's decoding, not the file's).
 """
@@ -176,15 +179,17 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
 
     reader = _BatchReader(file, extract, schema, key, as_of, batch_bytes, layout)
     quarantines: list[pl.DataFrame] = []
+    key_hashes: list[pl.Series] = []
     reasons: Counter = Counter()
     batches: list[_Batch] = []
     rows = blank = 0
     # the next batches are decoded and validated (two threads) while this one is written to the store:
     # polars and DuckDB work outside the GIL; at most two batches in flight, so memory stays bounded
-    for batch, validated, raw_rows, blank_rows in reader:
+    for batch, validated, raw_rows, blank_rows, hashes in reader:
         _append(con, stage, with_provenance(validated.valid, file.name, file.extracted_on))
         if key:
             _append(con, keys_table, validated.quarantined_keys)
+            key_hashes.append(hashes)
         quarantines.append(validated.quarantine)
         reasons.update(validated.reasons)
         rows, blank = rows + raw_rows, blank + blank_rows
@@ -198,7 +203,8 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
 
     quarantine = pl.concat(quarantines, how="vertical")
     if key:
-        repeats = _repeated_keys(con, stage, keys_table, key, [b.first_line for b in batches])
+        repeats = _repeated_keys(con, stage, keys_table, key, [b.first_line for b in batches]) \
+            if _hashes_repeat(key_hashes) else pl.DataFrame()
         if repeats.height:
             others = [c.error for c in schema.checks if c is not unique]
             quarantine = _mark_repeats(con, reader, batches, stage, quarantine, repeats, unique.error, others,
@@ -248,7 +254,11 @@ class _BatchReader:
     def _validate(self, chunk: bytes, batch: _Batch):
         read = self.read(chunk, batch)
         validated = validate(read, self.as_of, self.extract, self.schema, keys=self.key)
-        return batch, validated, read.raw.height, read.blank_lines
+        hashes = None
+        if self.key:  # every readable row's key: the valid rows' and those of the rows that failed a check
+            hashes = pl.concat([validated.valid.select(self.key), validated.quarantined_keys.select(self.key)]) \
+                .hash_rows()
+        return batch, validated, read.raw.height, read.blank_lines, hashes
 
     def read(self, chunk: bytes, batch: _Batch) -> ReadResult:
         """One batch's rows as text in the file's column names (a layout's codes and dates mapped)."""
@@ -284,6 +294,13 @@ def _append(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> 
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM batch")
     finally:
         con.unregister("batch")
+
+
+def _hashes_repeat(key_hashes: list[pl.Series]) -> bool:
+    """Whether two readable rows of the file may share a key: equal keys have equal hashes, so all hashes
+    distinct means every key is (a shared hash is then confirmed or not on the keys, in the store)."""
+    hashes = pl.concat(key_hashes) if key_hashes else pl.Series(dtype=pl.UInt64)
+    return hashes.n_unique() < hashes.len()
 
 
 def _repeated_keys(con: duckdb.DuckDBPyConnection, stage: str, keys_table: str, key: tuple[str, ...],

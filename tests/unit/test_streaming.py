@@ -87,6 +87,31 @@ def test_a_repeat_goes_before_the_other_row_checks_reasons_as_read_whole(tmp_pat
         "学年: 1〜6 の範囲外です（「7」）; 児童生徒番号 が重複しています（7行目と同じ）; 学年: 中学校で4以上です"]
 
 
+def test_distinct_keys_are_known_from_the_batches_hashes_without_asking_the_store(tmp_path, monkeypatch):
+    from pipelines import streaming
+
+    def no_query(*args):
+        raise AssertionError("the store was asked for repeated keys, though no two keys share a hash")
+
+    monkeypatch.setattr(streaming, "_repeated_keys", no_query)
+    rows = [person(1000 + i) for i in range(400)]
+    rows[20] = person(1020, birth="1850-01-01")  # quarantined: its key is hashed too, and repeats none
+    file = write(tmp_path, "jumin_20261130.csv", JUMIN, rows)
+    whole, part, staged = both(tmp_path, file, 2_000)
+    assert_same(file, whole, part, staged)
+    assert part.rows_loaded == 399 and part.quarantine["行番号"].to_list() == [22]
+
+
+def test_a_shared_hash_is_confirmed_on_the_keys_so_a_collision_repeats_nothing(tmp_path, monkeypatch):
+    from pipelines import streaming
+
+    monkeypatch.setattr(streaming, "_hashes_repeat", lambda hashes: True)  # as if two distinct keys collided
+    file = write(tmp_path, "jumin_20261130.csv", JUMIN, [person(1000 + i) for i in range(400)])
+    whole, part, staged = both(tmp_path, file, 2_000)
+    assert_same(file, whole, part, staged)
+    assert part.rows_quarantined == 0 and part.rows_loaded == 400
+
+
 def test_an_ascii_first_batch_does_not_settle_the_encoding(tmp_path):
     file = write(tmp_path, "jumin_20261130.csv", JUMIN, registry_rows())  # 60 ASCII-only rows come first
     whole, part, staged = both(tmp_path, file, 700)
