@@ -16,7 +16,7 @@ from typing import Iterator
 import duckdb
 import polars as pl
 
-from pipelines.duckdb_env import extension_directory, limit_memory
+from pipelines.duckdb_env import connection_config, limit_memory
 from pipelines.faults import failpoint
 from pipelines.ingest import ExtractFile, ValidatedExtract
 from pipelines.keys import secret
@@ -40,8 +40,7 @@ def connect(home: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
     database = restricted_path(home)
     database.parent.mkdir(parents=True, exist_ok=True)
     key = secret(home, "restricted_db", create=not read_only)
-    con = duckdb.connect(config={"extension_directory": extension_directory(),
-                                 "autoinstall_known_extensions": False})
+    con = duckdb.connect(config=connection_config())
     try:
         con.execute("LOAD httpfs")  # OpenSSL: DuckDB writes encrypted databases only with it
         options = ["ENCRYPTION_KEY $key"] + (["READ_ONLY"] if read_only else [])

@@ -48,3 +48,26 @@ def test_a_delta_that_would_duplicate_a_key_is_refused_whole(attendance_loaded):
             upsert_delta(con, _as_delta(validated, twice), EXTRACTS["shukketsu"].unique)
         count, newest = con.execute("select count(*), max(_extracted_on) from raw.shukketsu").fetchone()
     assert count == validated.rows_loaded and newest == validated.read.file.extracted_on
+
+
+def test_the_packaged_httpfs_is_checked_once_and_a_tampered_copy_is_refused(tmp_path):
+    """Connections skip DuckDB's per-LOAD signature check only after the process checked the same file."""
+    import shutil
+    from pathlib import Path
+
+    import duckdb
+
+    from pipelines.duckdb_env import extension_directory, verify_extensions
+
+    packaged = next(Path(extension_directory()).rglob("httpfs.duckdb_extension"))
+    copy = tmp_path / "extensions" / packaged.relative_to(extension_directory())
+    copy.parent.mkdir(parents=True)
+    shutil.copyfile(packaged, copy)
+    data = bytearray(copy.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one byte of the code changed
+    copy.write_bytes(bytes(data))
+    with pytest.raises(duckdb.Error, match="(?i)signature|signed"):
+        verify_extensions(str(tmp_path / "extensions"))
+    verify_extensions(extension_directory())  # the packaged file passes
+    with connect(tmp_path / "home") as con:  # and the store opens with it
+        assert con.execute("SELECT loaded FROM duckdb_extensions() WHERE extension_name = 'httpfs'").fetchone() == (True,)
