@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -77,6 +78,20 @@ def landing_files(landing: Path, as_of: date) -> dict[str, list[ExtractFile]]:
     for files in found.values():
         files.sort(key=lambda f: (f.extracted_on, f.name))
     return found
+
+
+RACY_SECONDS = 1.0  # a file changed this recently has no fingerprint yet (see file_fingerprint)
+
+
+def file_fingerprint(path: Path) -> str | None:
+    """What tells a file's bytes unchanged without reading them, as git's index does: its device, inode,
+    size, and modification and change times (ns). Writing or replacing the file moves its change time,
+    which no tool can set back. None for a file changed in the last RACY_SECONDS: a second write within
+    the same clock tick could leave its times as they were."""
+    st = os.stat(path)
+    if time.time_ns() - st.st_ctime_ns < RACY_SECONDS * 1e9:
+        return None
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 
 
 def file_sha256(path: Path) -> str:
@@ -193,6 +208,7 @@ class ReadResult:
     mapped: pl.DataFrame | None = None  # raw with a layout's codes and dates in the contract's terms
 
     rows_total: int | None = None  # read in batches: the file's rows (raw then holds none)
+    fingerprint: str | None = None  # the file's, taken before it was read (``file_fingerprint``)
 
     @property
     def rows_read(self) -> int:

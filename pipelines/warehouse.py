@@ -64,6 +64,8 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     # rows read = loaded + quarantined + skipped (returns: not reviewed yet) + excluded (suspension of use)
     for column in ("rows_skipped", "rows_excluded"):
         con.execute(f"ALTER TABLE {LOAD_LOG} ADD COLUMN IF NOT EXISTS {column} BIGINT")
+    # a loaded file's fingerprint (pipelines.ingest.file_fingerprint): untouched since, it is not hashed again
+    con.execute(f"ALTER TABLE {LOAD_LOG} ADD COLUMN IF NOT EXISTS file_fingerprint VARCHAR")
 
 
 def log_file(con: duckdb.DuckDBPyConnection, file: ExtractFile, *, status: str, as_of: date, run_id: str,
@@ -78,7 +80,8 @@ def log_file(con: duckdb.DuckDBPyConnection, file: ExtractFile, *, status: str, 
            "rows_loaded": validated.rows_loaded - (excluded or 0) if validated else None,
            "rows_quarantined": validated.rows_quarantined if validated else None,
            "as_of": as_of, "run_id": run_id, "logged_at": datetime.now(timezone.utc),
-           "rows_skipped": skipped, "rows_excluded": excluded}
+           "rows_skipped": skipped, "rows_excluded": excluded,
+           "file_fingerprint": read.fingerprint if read and status == "loaded" else None}
     con.execute(f"INSERT INTO {LOAD_LOG} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
 
 
@@ -87,11 +90,12 @@ class HeldSnapshot:
     sha256: str
     extracted_on: date
     size_bytes: int | None
+    fingerprint: str | None  # of the file loaded (none for a relabelling)
 
 
 def current_snapshot(con: duckdb.DuckDBPyConnection, extract: str) -> HeldSnapshot | None:
     """The file the department's table holds now (the newest successful load, or its relabelling)."""
-    row = con.execute(f"SELECT sha256, extracted_on, size_bytes FROM {LOAD_LOG} WHERE extract = ? "
+    row = con.execute(f"SELECT sha256, extracted_on, size_bytes, file_fingerprint FROM {LOAD_LOG} WHERE extract = ? "
                       "AND status IN ('loaded', 'unchanged') ORDER BY logged_at DESC LIMIT 1", [extract]).fetchone()
     return HeldSnapshot(*row) if row else None
 
@@ -101,6 +105,13 @@ def loaded_files(con: duckdb.DuckDBPyConnection, extract: str) -> dict[str, int 
     rows = con.execute(f"SELECT sha256, any_value(size_bytes) FROM {LOAD_LOG} WHERE extract = ? AND status = 'loaded' "
                        "GROUP BY sha256", [extract])
     return dict(rows.fetchall())
+
+
+def loaded_fingerprints(con: duckdb.DuckDBPyConnection, extract: str) -> set[str]:
+    """The fingerprints of the extract's files as they were when loaded (``ingest.file_fingerprint``)."""
+    rows = con.execute(f"SELECT DISTINCT file_fingerprint FROM {LOAD_LOG} WHERE extract = ? AND status = 'loaded' "
+                       "AND file_fingerprint IS NOT NULL", [extract])
+    return {fingerprint for (fingerprint,) in rows.fetchall()}
 
 
 def with_provenance(valid: pl.DataFrame, file_name: str | None, extracted_on: date | None) -> pl.DataFrame:

@@ -215,3 +215,41 @@ def test_an_unchanged_snapshot_is_not_read_again(tonight_again):
     assert checks(run.result)["raw/zei:data_current"]
     statuses = {f["file"]: f["status"] for f in run.summary["files"]}
     assert statuses["zei_20261130.csv"] == "unchanged"
+
+
+def test_a_delta_loaded_before_is_not_hashed_again_until_its_bytes_change(dirty_municipality, tmp_path, monkeypatch):
+    """Every delta of the school year stays in the landing folder: a file loaded before and untouched since
+    is known by its fingerprint, not read again; rewritten (same size, its modification time set back),
+    it is read and loaded again."""
+    import os
+
+    from pipelines import ingest
+    from pipelines.defs.ingest import assets
+
+    landing, home = tmp_path / "landing", tmp_path / "home"
+    shutil.copytree(dirty_municipality / "landing", landing)
+    monkeypatch.setattr(ingest, "RACY_SECONDS", 0)  # the files were written a moment ago
+    assert run_nightly(home, landing, AS_OF, quiet=True).result.success
+    hashed = []
+    monkeypatch.setattr(assets, "file_sha256", lambda path: hashed.append(path.name) or ingest.file_sha256(path))
+
+    again = run_nightly(home, landing, AS_OF, quiet=True)
+    deltas = sorted(p.name for p in landing.glob("shukketsu_*.csv"))
+    assert again.result.success and len(deltas) >= 2
+    assert materialization(again.result, "raw/shukketsu")["files_already_loaded"] == len(deltas)
+    assert not [name for name in hashed if name.startswith("shukketsu")]
+
+    rewritten = landing / deltas[-1]
+    before = rewritten.stat()
+    data = rewritten.read_bytes()
+    at = data.index("出席".encode("cp932"), data.index(b"\n"))
+    rewritten.write_bytes(data[:at] + "欠席".encode("cp932") + data[at + 4:])
+    os.utime(rewritten, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert rewritten.stat().st_size == before.st_size and rewritten.stat().st_mtime_ns == before.st_mtime_ns
+    third = run_nightly(home, landing, AS_OF, quiet=True)
+    assert third.result.success and rewritten.name in hashed
+    assert materialization(third.result, "raw/shukketsu")["files_already_loaded"] == len(deltas) - 1
+    with restricted(home) as con:
+        loads = con.execute("select count(*) from raw.load_log where file_name = ? and status = 'loaded'",
+                            [rewritten.name]).fetchone()[0]
+    assert loads == 2

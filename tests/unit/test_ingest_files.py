@@ -264,3 +264,20 @@ def test_a_utf8_file_with_bom_decodes_in_children_from_after_the_bom(dirty_munic
     data = path.read_bytes()
     assert _transcode_in_children(data[3:], "utf-8", path, 3, 3) == data[3:]
     assert decode(path, data) == ("utf-8-sig", data[3:])
+
+
+def test_a_file_changed_a_moment_ago_has_no_fingerprint_yet(tmp_path, monkeypatch):
+    """Within the clock tick of a write, a second write could leave the times as they were: no fingerprint."""
+    import time
+
+    from pipelines import ingest
+
+    path = tmp_path / "shukketsu_20261130.csv"
+    path.write_bytes(b"x")
+    assert ingest.file_fingerprint(path) is None
+    monkeypatch.setattr(ingest, "RACY_SECONDS", 0)
+    first = ingest.file_fingerprint(path)
+    assert first is not None and first == ingest.file_fingerprint(path)
+    time.sleep(0.05)  # past the clock tick of the first write (RACY_SECONDS keeps a night that far away)
+    path.write_bytes(b"y")  # same size, rewritten
+    assert ingest.file_fingerprint(path) != first
