@@ -6,9 +6,11 @@ import os
 import socket
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Iterator
 
 import dagster as dg
 
@@ -96,6 +98,16 @@ def close_killed_runs(instance: dg.DagsterInstance) -> list[str]:
     return closed
 
 
+@contextmanager
+def _warm_dbt(home: Path, landing: Path) -> Iterator[None]:
+    """The night's environment, then its warm dbt process (``pipelines.dbt_command``) for the block."""
+    from pipelines.dbt_command import warm_dbt_process
+
+    prepare_environment(home, landing)
+    with warm_dbt_process():
+        yield
+
+
 @dataclass
 class NightlyRun:
     result: dg.ExecuteInProcessResult
@@ -113,18 +125,18 @@ def run_nightly(home: Path, landing: Path, as_of: date, *, quiet: bool = False, 
     HOME/logs/<as-of>_<run id>.log (also to the terminal with ``verbose``).
     """
     from pipelines.audit import AuditLog
-    from pipelines.cli import ensure_dbt_manifest
-    from pipelines.console import StepLines, captured_output, console_stream, first_error
-    from pipelines.definitions import defs
     from pipelines.lock import night_lock
-    from pipelines.resources import AS_OF_TAG
-    from pipelines.summary import collect, print_summary
 
     home, landing = Path(home).resolve(), Path(landing).resolve()
     run_id = str(uuid.uuid4())
     log = home / "logs" / f"{as_of.isoformat()}_{run_id}.log"
-    with night_lock(home, as_of=as_of.isoformat(), run_id=run_id, wait=wait):
-        prepare_environment(home, landing)
+    with night_lock(home, as_of=as_of.isoformat(), run_id=run_id, wait=wait), _warm_dbt(home, landing):
+        from pipelines.cli import ensure_dbt_manifest
+        from pipelines.console import StepLines, captured_output, console_stream, first_error
+        from pipelines.definitions import defs  # while dbt imports in its warm process, on the other core
+        from pipelines.resources import AS_OF_TAG
+        from pipelines.summary import collect, print_summary
+
         console = None if quiet else console_stream()
         if console:
             console.write(f"mimamori nightly — as of {as_of} — home {home}\n")

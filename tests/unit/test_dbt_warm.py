@@ -1,0 +1,96 @@
+"""The night's warm dbt process (pipelines.dbt_command): `mimamori-dbt` hands it one command, which runs
+there with the command's output, exit code, folder and environment; anything else runs dbt as before, and
+neither a killed command nor an unused warm process leaves dbt running."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from pipelines.dbt_command import SERVER_ENV, warm_dbt_process
+from tests.unit.test_exit import _dbt_project
+
+MIMAMORI_DBT = str(Path(sys.executable).with_name("mimamori-dbt"))
+
+
+def _command(root: Path, *extra: str) -> list[str]:
+    return [MIMAMORI_DBT, "--log-format", "json", "build", "--project-dir", str(root), "--profiles-dir", str(root),
+            *extra]
+
+
+def _run(root: Path, *extra: str) -> tuple[subprocess.CompletedProcess, set[int]]:
+    done = subprocess.run(_command(root, *extra), capture_output=True, text=True, timeout=180, cwd=root)
+    pids = {json.loads(line)["info"]["pid"] for line in done.stdout.splitlines() if line.startswith("{")}
+    return done, pids
+
+
+def test_one_command_runs_in_the_warm_process_with_its_output_and_exit_code_the_next_runs_alone(tmp_path):
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    _dbt_project(good, "select 42 as answer")
+    _dbt_project(bad, "select * from a_table_that_is_not_there")
+    with warm_dbt_process() as server:
+        failed, pids = _run(bad)
+        assert failed.returncode == 1 and "a_table_that_is_not_there" in failed.stdout
+        assert pids == {server.pid}  # dbt ran in the warm process, writing into the command's output
+        assert server.wait(timeout=30) == 1  # and it ended with its one command
+        done, pids = _run(good)  # the next command: no warm process left, dbt runs in its own
+        assert done.returncode == 0 and "Completed successfully" in done.stdout
+        assert server.pid not in pids and len(pids) == 1
+    with warm_dbt_process() as server:
+        done, pids = _run(good)
+        assert done.returncode == 0 and pids == {server.pid}
+    assert not (good / "tiny.duckdb.wal").exists()  # closed before the command answered
+    with duckdb.connect(str(good / "tiny.duckdb"), read_only=True) as con:
+        assert con.execute("select answer from main.answer").fetchall() == [(42,)]
+
+
+def test_a_warm_process_that_died_leaves_the_command_to_run_dbt_itself(tmp_path):
+    good = tmp_path / "good"
+    _dbt_project(good, "select 42 as answer")
+    with warm_dbt_process() as server:
+        server.kill()  # out of memory, say, before the night's dbt
+        server.wait()
+        done, pids = _run(good)
+    assert done.returncode == 0 and "Completed successfully" in done.stdout
+    assert len(pids) == 1 and server.pid not in pids
+
+
+def test_an_unused_warm_process_ends_with_the_night_and_leaves_nothing():
+    before = os.environ.get(SERVER_ENV)
+    with warm_dbt_process() as server:
+        socket_path = Path(os.environ[SERVER_ENV])
+        assert server.poll() is None
+    assert server.returncode == 0 and not socket_path.parent.exists()
+    assert os.environ.get(SERVER_ENV) == before
+
+
+def _slow_project(root: Path) -> None:
+    _dbt_project(root, "select sum(a.range * b.range) as n from range(40000) a, range(40000) b")  # seconds of work
+
+
+def _started(client: subprocess.Popen, timeout: float = 60) -> None:
+    """Once dbt in the warm process has started the slow model."""
+    deadline = time.monotonic() + timeout
+    for line in client.stdout:
+        if '"LogStartLine"' in line or time.monotonic() > deadline:
+            return
+
+
+def test_a_command_killed_or_interrupted_stops_dbt_in_the_warm_process(tmp_path):
+    slow = tmp_path / "slow"
+    _slow_project(slow)
+    with warm_dbt_process() as server:  # killed as dagster-dbt would kill it: dbt stops with it
+        client = subprocess.Popen(_command(slow), stdout=subprocess.PIPE, text=True, cwd=slow)
+        _started(client)
+        client.kill()
+        assert server.wait(timeout=20) == -signal.SIGKILL
+    with warm_dbt_process() as server:  # interrupted as dagster-dbt cancels it: dbt is interrupted
+        client = subprocess.Popen(_command(slow), stdout=subprocess.PIPE, text=True, cwd=slow)
+        _started(client)
+        client.send_signal(signal.SIGINT)
+        assert client.wait(timeout=120) == server.wait(timeout=20) == 2  # dbt's code for an interrupted run
