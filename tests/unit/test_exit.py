@@ -89,3 +89,15 @@ def test_the_commands_collect_cycles_less_often():
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == str(GC_THRESHOLDS)
     assert gc.get_threshold() != GC_THRESHOLDS  # importing the module changes nothing
+
+
+def test_the_nightly_command_leaves_pandas_on_spark_out_of_pandera_and_pyspark_importable():
+    script = ("import sys\n"
+              "from pipelines.cli import without_pandas_on_spark\n"
+              "without_pandas_on_spark()\n"
+              "import pandera.polars, pyspark.sql\n"
+              "from pandera.typing import pyspark as typing_pyspark\n"
+              "print(sys.modules.get('pyspark.pandas'), typing_pyspark.PYSPARK_INSTALLED, 'pyspark.sql' in sys.modules)\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["None", "False", "True"]
