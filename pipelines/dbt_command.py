@@ -141,10 +141,13 @@ def warm_dbt_process() -> Iterator[subprocess.Popen | None]:
     """A warm dbt process for this night's ``mimamori-dbt`` (its socket in SERVER_ENV meanwhile); ended and
     removed with the block. None, and dbt runs as before, if it cannot be started (or off Linux: it
     relies on SO_PEERCRED and on being killed with its parent)."""
-    if not sys.platform.startswith("linux"):
+    try:
+        if not sys.platform.startswith("linux"):
+            raise OSError(f"no warm dbt process on {sys.platform}")
+        folder = Path(tempfile.mkdtemp(prefix="mimamori-dbt-"))  # 0700: only this user reaches the socket
+    except OSError:
         yield None
         return
-    folder = Path(tempfile.mkdtemp(prefix="mimamori-dbt-"))  # 0700: only this user reaches the socket
     path = folder / "socket"
     # bound and listening here, so that a command connecting while the process starts waits for it; the
     # process holds the only copy, so that a command connecting to a dead one is refused, not left waiting

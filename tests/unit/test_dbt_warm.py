@@ -94,3 +94,11 @@ def test_a_command_killed_or_interrupted_stops_dbt_in_the_warm_process(tmp_path)
         _started(client)
         client.send_signal(signal.SIGINT)
         assert client.wait(timeout=120) == server.wait(timeout=20) == 2  # dbt's code for an interrupted run
+
+
+def test_no_place_for_the_socket_means_no_warm_process_not_a_failed_night(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "not-there"))
+    with warm_dbt_process() as server:
+        assert server is None and SERVER_ENV not in os.environ
