@@ -17,12 +17,13 @@ quarantine lines and reasons, the same reconciliation.
 The one check no batch can make alone is the file's unique key (a key may repeat across batches).
 Each batch's pandera check sees its own rows; the keys of the readable rows that failed a check are
 staged beside the valid rows (whose keys are in their own stage). Each batch also hashes the keys of its
-readable rows (64 bits, polars, in the batch's thread); after the last batch, when no two hashes are equal
-no key repeats and the store is not asked (fukuoka's 13 M attendance keys: 0.2 s instead of 1.4 s of
-grouping them in the store). Otherwise the store finds the keys repeated across batches among both
-stages (grouped by a 64-bit hash, confirmed on the keys). A repeat gets the reason the whole-file check gives, naming the key's first line in the file;
-a repeated row that was valid leaves the staged rows for the quarantine, its text read again from its
-batch (duplicates are few, so that costs one batch's decoding, not the file's).
+readable rows (64 bits, polars, in the batch's thread); after the last batch, when no two hashes are
+equal no key repeats and the store is not asked (fukuoka's 13 M attendance keys: 0.2 s instead of 1.4 s
+of grouping them in the store). Otherwise the store finds the keys repeated across batches among both
+stages (grouped by a 64-bit hash, confirmed on the keys). A repeat gets the reason the whole-file check
+gives, naming the key's first line in the file; a repeated row that was valid leaves the staged rows for
+the quarantine, its text read again from its batch (duplicates are few, so that costs one batch's
+decoding, not the file's).
 """
 
 from __future__ import annotations
