@@ -110,12 +110,12 @@ def run_on_warm_process(argv: list[str]) -> int | None:
         conn.settimeout(None)
         request = pickle.dumps({"argv": argv, "env": dict(os.environ), "cwd": os.getcwd()})
         socket.send_fds(conn, [_LENGTH.pack(len(request))], [0, 1, 2])
+        conn.sendall(request)  # whole, or the warm process cannot have started dbt
     except OSError:  # (a timeout included)
         conn.close()
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
         return None  # nothing was handed over: run dbt here
-    conn.sendall(request)
     reply = _receive(conn, _CODE.size)
     if reply is None:
         print(f"mimamori-dbt: the warm dbt process (pid {server}) ended without an exit code", file=sys.stderr)
