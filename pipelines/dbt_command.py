@@ -22,9 +22,11 @@ on Linux it is also killed with its parent), and a command whose warm process di
 
 from __future__ import annotations
 
+import getpass
 import os
 import pickle
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -40,6 +42,7 @@ SERVER_ENV = "MIMAMORI_DBT_SERVER"  # the warm process's socket, in the environm
 _LENGTH = struct.Struct("!Q")
 _CODE = struct.Struct("!i")
 _READY = struct.Struct("!i")  # the warm process's pid, once it takes the command
+FOLDER_PREFIX = "mimamori-dbt-"  # + the night's pid: tempfile's folder for the warm process's socket
 READY_SECONDS = 120  # a warm process not ready by then (dbt's import is 1.5 s) is passed by: dbt runs here
 
 
@@ -144,7 +147,9 @@ def warm_dbt_process() -> Iterator[subprocess.Popen | None]:
     try:
         if not sys.platform.startswith("linux"):
             raise OSError(f"no warm dbt process on {sys.platform}")
-        folder = Path(tempfile.mkdtemp(prefix="mimamori-dbt-"))  # 0700: only this user reaches the socket
+        _remove_stale_folders()
+        # 0700: only this user reaches the socket; named by the night's pid, for a later night to clean up
+        folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
     except OSError:
         yield None
         return
@@ -179,8 +184,15 @@ def warm_dbt_process() -> Iterator[subprocess.Popen | None]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        path.unlink(missing_ok=True)
-        folder.rmdir()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_stale_folders() -> None:
+    """The socket folders of nights that were killed (their pid gone): a kill skips the night's cleanup."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*-*"):
+        pid = folder.name[len(FOLDER_PREFIX):].split("-")[0]
+        if pid.isdigit() and folder.owner() == getpass.getuser() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def serve(listening_fd: int) -> None:

@@ -102,3 +102,20 @@ def test_no_place_for_the_socket_means_no_warm_process_not_a_failed_night(tmp_pa
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "not-there"))
     with warm_dbt_process() as server:
         assert server is None and SERVER_ENV not in os.environ
+
+
+def test_a_killed_nights_socket_folder_is_removed_by_the_next_night(tmp_path, monkeypatch):
+    import tempfile
+
+    from pipelines.dbt_command import FOLDER_PREFIX
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f"{FOLDER_PREFIX}{dead.stdout.strip()}-abc"  # a night killed before its cleanup
+    stale.mkdir()
+    (stale / "socket").touch()
+    alive = tmp_path / f"{FOLDER_PREFIX}{os.getppid()}-def"  # a night still running
+    alive.mkdir()
+    with warm_dbt_process() as server:
+        assert server is not None and not stale.exists() and alive.exists()
+    assert [p.name for p in tmp_path.iterdir()] == [alive.name]
