@@ -300,10 +300,11 @@ def parse_header(file: ExtractFile, text: bytes, extract: Extract) -> list[str]:
 
 
 def parse_body(file: ExtractFile, body: bytes, header: list[str], extract: Extract,
-               first_line: int) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+               first_line: int, lines: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """Lines of UTF-8 text after the header, the first of them the file's line ``first_line``: (the
-    contract's columns as text with _line, the lines whose field count differs from the header, blank lines)."""
-    lines = _lines(body)
+    contract's columns as text with _line, the lines whose field count differs from the header, blank lines).
+    ``lines``: the body's ``split_lines``, when the caller has them already."""
+    lines = split_lines(body) if lines is None else lines
     fields = lines.select(
         pl.col("line").str.replace_all('"[^"]*"', "").str.count_matches(",").fill_null(-1) + 1).to_series()
     max_fields = max(int(fields.max() or 0), len(header))
@@ -327,7 +328,7 @@ def parse_body(file: ExtractFile, body: bytes, header: list[str], extract: Extra
     return raw, shape, int(blank.sum())
 
 
-def _lines(body: bytes) -> pl.DataFrame:
+def split_lines(body: bytes) -> pl.DataFrame:
     """The lines (CR stripped), to count each line's fields and to find blank lines."""
     lines = pl.read_csv(io.BytesIO(body), separator="\x1f", quote_char=None, has_header=False,
                         new_columns=["line"], infer_schema=False, raise_if_empty=False)
@@ -347,10 +348,16 @@ class ValidatedExtract:
     # a check (if asked): with the valid rows' keys, every readable row's
     staged: str | None = None  # read in batches: the valid rows wait in this table of the store, not in `valid`
     rows_staged: int = 0
+    # a snapshot loaded as a diff (pipelines/line_index.py): its lines whose rows the table keeps, renumbered
+    kept: str | None = None  # the table of (new_line, old_line)
+    rows_kept: int = 0
+    line_hashes: str | None = None  # the table of every line's hashes: the index of this file, once loaded
+    header_line: str | None = None
+    diff_note: str = ""  # why a file that could have been a diff was read whole
 
     @property
     def rows_loaded(self) -> int:
-        return self.rows_staged if self.staged else self.valid.height
+        return self.rows_staged + self.rows_kept if self.staged else self.valid.height
 
     @property
     def rows_quarantined(self) -> int:

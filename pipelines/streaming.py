@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 
 from pipelines.config import operations
@@ -56,7 +57,8 @@ from pipelines.ingest import (
     validate,
 )
 from pipelines.layouts import active, mapped
-from pipelines.warehouse import with_provenance
+from pipelines.line_index import HASHES, Previous, hash_lines, line_ends, load_previous
+from pipelines.warehouse import current_snapshot, table_exists, with_provenance
 from schemas.contract import EXTRACTS, Extract
 from schemas.extracts import SCHEMAS
 
@@ -139,16 +141,44 @@ def _chunks(path: Path, batch_bytes: int):
             offset, rest = offset + cut, data[cut:]
 
 
+class DiffAbandoned(Exception):
+    """A snapshot that cannot be loaded as a diff against the file its table holds (another header, or a
+    new line that cannot be read alone): it is read whole instead, which names the line at fault."""
+
+
 def validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_of,
                         batch_bytes: int = BATCH_BYTES) -> ValidatedExtract:
     """The file's ValidatedExtract, its valid rows staged in ``temp.main.staged_<extract>``; a
-    rejected file leaves nothing staged."""
+    rejected file leaves nothing staged. A snapshot whose table holds an earlier file's rows keeps those
+    of its unchanged lines (``pipelines.line_index``): only the other lines are staged."""
     try:
-        return _validate_in_batches(con, file, as_of, batch_bytes)
+        previous = _previous(con, file)
+        if previous is not None:
+            try:
+                return _validate_in_batches(con, file, as_of, batch_bytes, previous)
+            except DiffAbandoned as abandoned:
+                _drop_work(con, file.extract)
+                validated = _validate_in_batches(con, file, as_of, batch_bytes, None)
+                validated.diff_note = f"read whole: {abandoned}"
+                return validated
+        return _validate_in_batches(con, file, as_of, batch_bytes, None)
     except BaseException:
-        con.execute(f"DROP TABLE IF EXISTS {stage_table(file.extract)}")
-        con.execute(f"DROP TABLE IF EXISTS {WORK}_{file.extract}_keys")
+        _drop_work(con, file.extract)
         raise
+
+
+def _drop_work(con: duckdb.DuckDBPyConnection, extract: str) -> None:
+    for table in (stage_table(extract), *(f"{WORK}_{extract}_{part}" for part in ("keys", "kept", "lines"))):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _previous(con: duckdb.DuckDBPyConnection, file: ExtractFile) -> Previous | None:
+    """What a snapshot read by the contract may keep of the file its table holds (``line_index``)."""
+    if not EXTRACTS[file.extract].snapshot or active().get(file.extract) is not None \
+            or not table_exists(con, f"raw.{file.extract}"):
+        return None
+    held = current_snapshot(con, file.extract)
+    return load_previous(con, file.extract, held.sha256, held.extracted_on, file.extracted_on) if held else None
 
 
 def stage_table(extract: str) -> str:
@@ -161,8 +191,8 @@ def discard_stage(con: duckdb.DuckDBPyConnection, extract: str) -> None:
     con.execute(f"DROP TABLE IF EXISTS {STORE_STAGE}_{extract}")
 
 
-def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_of,
-                         batch_bytes: int) -> ValidatedExtract:
+def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_of, batch_bytes: int,
+                         previous: Previous | None) -> ValidatedExtract:
     layout = active().get(file.extract)
     with open(file.path, "rb") as f:
         head = f.read(65537)
@@ -174,11 +204,12 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
     unique = next((c for c in schema.checks if c.name == "unique_key"), None)
     key = extract.unique if unique is not None else ()
     stage, keys_table = stage_table(extract.name), f"{WORK}_{extract.name}_keys"
-    con.execute(f"DROP TABLE IF EXISTS {stage}")
-    con.execute(f"DROP TABLE IF EXISTS {keys_table}")
+    kept_table, lines_table = f"{WORK}_{extract.name}_kept", f"{WORK}_{extract.name}_lines"
+    _drop_work(con, extract.name)
     con.execute("SET preserve_insertion_order = false")
+    indexed = EXTRACTS[file.extract].snapshot and layout is None  # its lines hashed, for the next file's diff
 
-    reader = _BatchReader(file, extract, schema, key, as_of, batch_bytes, layout)
+    reader = _BatchReader(file, extract, schema, key, as_of, batch_bytes, layout, previous, indexed)
     quarantines: list[pl.DataFrame] = []
     key_hashes: list[pl.Series] = []
     reasons: Counter = Counter()
@@ -186,11 +217,15 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
     rows = blank = 0
     # the next batches are decoded and validated (two threads) while this one is written to the store:
     # polars and DuckDB work outside the GIL; at most two batches in flight, so memory stays bounded
-    for batch, validated, raw_rows, blank_rows, hashes in reader:
+    for batch, validated, raw_rows, blank_rows, hashes, lines, kept in reader:
         _append(con, stage, with_provenance(validated.valid, file.name, file.extracted_on))
         if key:
             _append(con, keys_table, validated.quarantined_keys)
             key_hashes.append(hashes)
+        if indexed:
+            _append(con, lines_table, lines)
+        if previous is not None:
+            _append(con, kept_table, kept)
         quarantines.append(validated.quarantine)
         reasons.update(validated.reasons)
         rows, blank = rows + raw_rows, blank + blank_rows
@@ -202,33 +237,80 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
     if header is None and (layout is None or layout.format == "csv"):
         raise ExtractRejected(file.path, 1, "ファイルが空です（ヘッダー行がありません）")
 
+    first_lines = [b.first_line for b in batches]
+    if previous is not None:  # a line repeated word for word: the first keeps the row, the others are new
+        for validated in _demote_repeated_lines(con, reader, batches, first_lines, kept_table):
+            _append(con, stage, with_provenance(validated.valid, file.name, file.extracted_on))
+            if key:
+                _append(con, keys_table, validated.quarantined_keys)
+                key_hashes.append(_key_hashes(validated, key))
+            quarantines.append(validated.quarantine)
+            reasons.update(validated.reasons)
     quarantine = pl.concat(quarantines, how="vertical")
     if key:
-        repeats = _repeated_keys(con, stage, keys_table, key, [b.first_line for b in batches]) \
-            if _hashes_repeat(key_hashes) else pl.DataFrame()
+        kept_keys = f"SELECT {', '.join(f't.{k}' for k in key)}, k.new_line FROM raw.{file.extract} t " \
+                    f"JOIN {kept_table} k ON t._source_line = k.old_line" if previous is not None else None
+        repeats = _repeated_keys(con, stage, keys_table, key, first_lines, kept_keys) \
+            if _hashes_repeat(key_hashes) or (kept_keys and _meets_kept(con, stage, keys_table, file.extract, kept_table, key)) \
+            else pl.DataFrame()
         if repeats.height:
             others = [c.error for c in schema.checks if c is not unique]
             quarantine = _mark_repeats(con, reader, batches, stage, quarantine, repeats, unique.error, others,
-                                       reasons)
+                                       reasons, kept_table if previous is not None else None)
         con.execute(f"DROP TABLE IF EXISTS {keys_table}")
     staged = con.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]
+    kept_rows = con.execute(f"SELECT count(*) FROM {kept_table}").fetchone()[0] if previous is not None else 0
     read = ReadResult(file, label, digest.hexdigest(), file.path.stat().st_size, pl.DataFrame(), pl.DataFrame(),
                       [h for h in header or [] if h not in extract.headers], blank, extract, rows_total=rows)
     reasons = {r: n for r, n in reasons.items() if n > 0}
-    return ValidatedExtract(read, pl.DataFrame(), quarantine.sort("行番号"), reasons, staged=stage, rows_staged=staged)
+    return ValidatedExtract(read, pl.DataFrame(), quarantine.sort("行番号"), reasons, staged=stage, rows_staged=staged,
+                            kept=kept_table if previous is not None else None, rows_kept=kept_rows,
+                            line_hashes=lines_table if indexed else None, header_line=reader.header_line)
+
+
+def _demote_repeated_lines(con: duckdb.DuckDBPyConnection, reader: "_BatchReader", batches: list[_Batch],
+                           first_lines: list[int], kept_table: str):
+    """The lines that matched a kept row another line matched first, no longer kept: validated as new
+    (the row's key then repeats the first line's, as reading the whole file finds)."""
+    demoted = con.execute(f"SELECT new_line FROM {kept_table} QUALIFY row_number() OVER "
+                          "(PARTITION BY old_line ORDER BY new_line) > 1 ORDER BY new_line").pl()["new_line"]
+    if not len(demoted):
+        return
+    con.execute(f"DELETE FROM {kept_table} WHERE new_line IN (SELECT unnest(?))", [demoted.to_list()])
+    at = pl.Series([bisect_right(first_lines, line) - 1 for line in demoted.to_list()])
+    for i in sorted(set(at.to_list())):
+        read = reader.read_lines(batches[i], demoted.filter(at == i))
+        yield validate(read, reader.as_of, reader.extract, reader.schema, keys=reader.key)
+
+
+def _meets_kept(con: duckdb.DuckDBPyConnection, stage: str, keys_table: str, extract: str, kept_table: str,
+                key: tuple[str, ...]) -> bool:
+    """Whether a new line's key is one a kept row holds (new lines are few: the join is small)."""
+    k = ", ".join(key)
+    return con.execute(f"""SELECT count(*) FROM (SELECT {k} FROM {stage} UNION ALL SELECT {k} FROM {keys_table}) n
+                           JOIN raw.{extract} t USING ({k})
+                           WHERE t._source_line IN (SELECT old_line FROM {kept_table})""").fetchone()[0] > 0
+
+
+def _key_hashes(validated: ValidatedExtract, key: tuple[str, ...]) -> pl.Series:
+    """Every readable row's key hashed: the valid rows' and those of the rows that failed a check."""
+    return pl.concat([validated.valid.select(key), validated.quarantined_keys.select(key)]).hash_rows()
 
 
 class _BatchReader:
     """The file's batches in order: each read (by the contract, or by the department's layout: CSV with
-    its own headers and codes, or fixed-width records), normalised and validated by pandera."""
+    its own headers and codes, or fixed-width records), normalised and validated by pandera. With a
+    ``previous`` file's index, a line whose text a kept row was loaded from is not read again: it is
+    returned as (new_line, old_line) instead."""
 
     def __init__(self, file: ExtractFile, extract: Extract, schema, key: tuple[str, ...], as_of, batch_bytes: int,
-                 layout=None):
+                 layout=None, previous: Previous | None = None, indexed: bool = False):
         self.file, self.extract, self.schema, self.key, self.as_of = file, extract, schema, key, as_of
-        self.batch_bytes, self.layout = batch_bytes, layout
+        self.batch_bytes, self.layout, self.previous, self.indexed = batch_bytes, layout, previous, indexed
         self.fixed_width = layout is not None and layout.format != "csv"
         self.decoder = _Decoder(file.path, layout.encoding if layout is not None else "auto")
         self.digest, self.header, self.label = hashlib.sha256(), None, ""
+        self.header_line: str | None = None  # as decoded, for the next file's diff
 
     def __iter__(self):
         """Two batches at a time once the first has settled the header and the encoding (both cores: the
@@ -253,37 +335,98 @@ class _BatchReader:
         return self.fixed_width or (self.header is not None and self.decoder.settled is not None)
 
     def _validate(self, chunk: bytes, batch: _Batch):
-        read = self.read(chunk, batch)
+        read, lines, kept = self._read(chunk, batch, diff=True)
         validated = validate(read, self.as_of, self.extract, self.schema, keys=self.key)
-        hashes = None
-        if self.key:  # every readable row's key: the valid rows' and those of the rows that failed a check
-            hashes = pl.concat([validated.valid.select(self.key), validated.quarantined_keys.select(self.key)]) \
-                .hash_rows()
-        return batch, validated, read.raw.height, read.blank_lines, hashes
+        hashes = _key_hashes(validated, self.key) if self.key else None
+        rows = read.raw.height + (kept.height if kept is not None else 0)
+        return batch, validated, rows, read.blank_lines, hashes, lines, kept
 
     def read(self, chunk: bytes, batch: _Batch) -> ReadResult:
-        """One batch's rows as text in the file's column names (a layout's codes and dates mapped)."""
+        """One batch's rows as text in the file's column names (a layout's codes and dates mapped), all of them."""
+        return self._read(chunk, batch, diff=False)[0]
+
+    def _read(self, chunk: bytes, batch: _Batch, diff: bool) -> tuple[ReadResult, pl.DataFrame | None,
+                                                                      pl.DataFrame | None]:
+        """(the rows read, the lines' hashes if indexed, the kept lines (new_line, old_line) if a diff)."""
+        lines = kept = None
         if self.fixed_width:  # each field is decoded on its own (a character cut by a boundary is a row's problem)
             read = read_fixed_width(self.file, chunk, self.layout, batch.first_line)
             self.label = read.encoding
-        else:
+            if self.layout is not None:
+                read.mapped = mapped(read.raw, self.layout)
+            return read, None, None
+        data, first_line, text = chunk[batch.skip:], batch.first_line, None
+        previous = self.previous if diff else None
+        if previous is None or batch.offset == 0 or self._codec() != _codec(previous.encoding):
             self.label, text = self.decoder(chunk, batch.offset, batch.skip, batch.first_line)
-            first_line = batch.first_line
-            if batch.offset == 0:
-                self.header = parse_header(self.file, text, self.extract)
-                text, first_line = (text[text.find(b"\n") + 1:] if b"\n" in text else b""), 2
-            raw, shape, blank = parse_body(self.file, text, self.header, self.extract, first_line)
-            read = ReadResult(self.file, self.label, "", 0, raw, shape, [], blank, self.extract)
+        if batch.offset == 0:
+            self.header = parse_header(self.file, text, self.extract)
+            self.header_line = (text[:text.find(b"\n")] if b"\n" in text else text).decode("utf-8")
+            if previous is not None and self.header_line != previous.header:
+                raise DiffAbandoned("its header differs from the earlier file's")
+            text, first_line = (text[text.find(b"\n") + 1:] if b"\n" in text else b""), 2
+            data = data[data.find(b"\n") + 1:] if b"\n" in data else b""
+        if previous is not None and self._codec() not in (None, _codec(previous.encoding)):
+            raise DiffAbandoned(f"it is in {self.label}, the earlier file in {previous.encoding}")
+        if diff and self.indexed:  # by the file's bytes: a kept line need not even be decoded
+            ends = line_ends(data)
+            lines = hash_lines(data, ends, first_line)
+            if previous is not None:
+                text, numbers, kept = self._changed(data, ends, lines)
+        try:
+            raw, shape, blank = parse_body(self.file, text, self.header, self.extract,
+                                           first_line if kept is None else 0)
+        except ExtractRejected:
+            if kept is None:
+                raise
+            raise DiffAbandoned("a new line cannot be read alone") from None  # whole, it names its line
+        if kept is not None:  # the new lines' places in the file
+            raw = raw.with_columns(numbers.gather(raw[LINE]).alias(LINE))
+            shape = shape.with_columns(numbers.gather(shape[LINE]).alias(LINE))
+        read = ReadResult(self.file, self.label, "", 0, raw, shape, [], blank, self.extract)
         if self.layout is not None:
             read.mapped = mapped(read.raw, self.layout)
+        return read, lines, kept
+
+    def _codec(self) -> str | None:
+        return _codec(self.decoder.settled[0]) if self.decoder.settled else None
+
+    def _changed(self, data: bytes, ends: np.ndarray, lines: pl.DataFrame) -> tuple[bytes, pl.Series, pl.DataFrame]:
+        """(the decoded text of the lines no kept row was loaded from, their line numbers, the kept lines)."""
+        old = self.previous.match(lines)
+        is_kept = old >= 0
+        kept = pl.DataFrame({"new_line": lines[LINE].filter(pl.Series(is_kept)), "old_line": old[is_kept]})
+        new = np.flatnonzero(~is_kept)
+        starts = np.concatenate([np.zeros(1, np.int64), ends[:-1]])
+        body = b"".join(data[starts[i]:ends[i]] for i in new)
+        if body and not body.endswith(b"\n"):
+            body += b"\n"  # the file's last line, without its line end, is no longer last
+        try:  # in the file's encoding, which the earlier file had: its kept lines decode as they did
+            text = transcode(body, self._codec() or "utf-8")
+        except UnicodeDecodeError:
+            raise DiffAbandoned("a new line does not decode") from None  # whole, it names its byte
+        return text, lines[LINE].gather(new), kept
+
+    def read_lines(self, batch: _Batch, lines: pl.Series) -> ReadResult:
+        """Some lines of one batch, read again from the file."""
+        with open(self.file.path, "rb") as f:
+            f.seek(batch.offset)
+            chunk = f.read(batch.length)
+        read = self.read(chunk, batch)
+        read.raw = read.raw.filter(pl.col(LINE).is_in(lines.implode()))
+        read.shape_problems = read.shape_problems.filter(pl.col(LINE).is_in(lines.implode()))
+        if read.mapped is not None:
+            read.mapped = read.mapped.filter(pl.col(LINE).is_in(lines.implode()))
+        read.blank_lines = 0
         return read
 
     def reread(self, batch: _Batch, lines: pl.Series) -> pl.DataFrame:
         """The text of some lines of one batch, read again from the file."""
-        with open(self.file.path, "rb") as f:
-            f.seek(batch.offset)
-            chunk = f.read(batch.length)
-        return self.read(chunk, batch).raw.filter(pl.col(LINE).is_in(lines.implode()))
+        return self.read_lines(batch, lines).raw
+
+
+def _codec(label: str) -> str:
+    return "utf-8" if label.startswith("utf-8") else "cp932"
 
 
 def _append(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
@@ -305,15 +448,16 @@ def _hashes_repeat(key_hashes: list[pl.Series]) -> bool:
 
 
 def _repeated_keys(con: duckdb.DuckDBPyConnection, stage: str, keys_table: str, key: tuple[str, ...],
-                   first_lines: list[int]) -> pl.DataFrame:
+                   first_lines: list[int], kept_keys: str | None = None) -> pl.DataFrame:
     """(_line, first_line, _batch) of every readable row whose key an earlier line of the file holds: the
     valid rows' keys read from their stage, the others' from theirs (a second 13 M-row table of keys
-    cost fukuoka's attendance a second of appends)."""
+    cost fukuoka's attendance a second of appends), and the kept rows' (a diff's: ``kept_keys``)."""
     k = ", ".join(key)
     same = " AND ".join(f"c.{c} IS NOT DISTINCT FROM f.{c}" for c in key)
+    kept = f" UNION ALL {kept_keys}" if kept_keys else ""
     repeats = con.execute(f"""
         WITH readable AS (SELECT {k}, _source_line AS {LINE} FROM {stage}
-                          UNION ALL SELECT {k}, {LINE} FROM {keys_table}),
+                          UNION ALL SELECT {k}, {LINE} FROM {keys_table}{kept}),
              shared AS (SELECT hash({k}) AS h FROM readable GROUP BY h HAVING count(*) > 1),
              candidates AS (SELECT * FROM readable WHERE hash({k}) IN (SELECT h FROM shared)),
              firsts AS (SELECT {k}, min({LINE}) AS first_line FROM candidates GROUP BY ALL)
@@ -324,9 +468,10 @@ def _repeated_keys(con: duckdb.DuckDBPyConnection, stage: str, keys_table: str, 
 
 
 def _mark_repeats(con, reader: _BatchReader, batches: list[_Batch], stage: str, quarantine: pl.DataFrame,
-                  repeats: pl.DataFrame, message: str, others: list[str], reasons: Counter) -> pl.DataFrame:
+                  repeats: pl.DataFrame, message: str, others: list[str], reasons: Counter,
+                  kept_table: str | None = None) -> pl.DataFrame:
     """Each repeated key's reason as the whole file's check gives it (after the column checks' reasons,
-    before the other row checks'); valid repeats move from the staged rows to the quarantine."""
+    before the other row checks'); valid repeats move from the staged (or kept) rows to the quarantine."""
     first_of = dict(zip(repeats[LINE].to_list(), repeats["first_line"].to_list()))
     fixed = []
     for row in quarantine.iter_rows(named=True):
@@ -343,6 +488,8 @@ def _mark_repeats(con, reader: _BatchReader, batches: list[_Batch], stage: str, 
     con.register("moved", moved.to_arrow())
     try:
         con.execute(f"DELETE FROM {stage} WHERE _source_line IN (SELECT {LINE} FROM moved)")
+        if kept_table:  # a kept row after a new line of its key: no longer kept
+            con.execute(f"DELETE FROM {kept_table} WHERE new_line IN (SELECT {LINE} FROM moved)")
     finally:
         con.unregister("moved")
     text = pl.concat([reader.reread(batches[i], moved.filter(pl.col("_batch") == i)[LINE])

@@ -80,7 +80,11 @@ def _ingest_file(con, home: MimamoriHome, file: ExtractFile, as_of: date, run_id
     validated.read.fingerprint = fingerprint
     if not validated.reconciles():  # a defect of ours, never of the department's data
         raise RuntimeError(f"{file.name}: rows do not reconcile")
-    context.log.info(f"{file.name}: {validated.rows_loaded:,} rows valid, {validated.rows_quarantined:,} "
+    kept = f" ({validated.rows_kept:,} of them kept as loaded from the earlier file, whose lines are unchanged)" \
+        if validated.kept else ""
+    if validated.diff_note:
+        context.log.info(f"{file.name}: {validated.diff_note}")
+    context.log.info(f"{file.name}: {validated.rows_loaded:,} rows valid{kept}, {validated.rows_quarantined:,} "
                      "quarantined; loading")
     write_quarantine(validated, home.quarantine_dir(as_of))
     report.validated.append(validated)
@@ -161,7 +165,7 @@ def _metadata(extract: Extract, report: NightReport, current: tuple | None, home
     files = [
         {"file": v.read.file.name, "sha256": v.read.sha256, "encoding": v.read.encoding,
          "rows_read": v.read.rows_read, "rows_loaded": v.rows_loaded, "rows_quarantined": v.rows_quarantined,
-         "extra_columns": v.read.extra_columns}
+         "rows_kept_unchanged": v.rows_kept, "extra_columns": v.read.extra_columns}
         for v in report.validated
     ]
     reasons: dict[str, int] = {}
