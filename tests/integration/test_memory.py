@@ -30,7 +30,16 @@ def batched_home(nightly_home, tmp_path_factory):
     finally:
         del os.environ[BATCH_ENV]
     assert all(n.result.success for n in nights)
+    KEPT[home] = [_kept_rows(n.result) for n in nights]
     return home
+
+
+KEPT: dict = {}  # home → per night, the registry's rows kept as loaded the night before
+
+
+def _kept_rows(result) -> int:
+    [materialization] = result.asset_materializations_for_node("raw__jumin")
+    return sum(f["rows_kept_unchanged"] for f in materialization.metadata["files_read"].value)
 
 
 def _digest(con, table: str) -> tuple:
@@ -51,6 +60,16 @@ def test_a_night_read_in_batches_makes_the_same_tables(nightly_home, batched_hom
         for table in TABLES:
             assert _digest(batched, table) == _digest(whole, table), table
         assert batched.execute(LOAD_LOG).fetchall() == whole.execute(LOAD_LOG).fetchall()
+
+
+def test_the_second_night_kept_the_registrys_unchanged_rows_and_read_the_others(nightly_home, batched_home):
+    """(pipelines/line_index.py) — and made the same tables and files as above, which read it whole."""
+    first, second = KEPT[batched_home]
+    with restricted(batched_home) as con:
+        loaded, quarantined = con.execute("select rows_loaded, rows_quarantined from raw.load_log where "
+                                          "extract = 'jumin' and status = 'loaded' order by logged_at desc limit 1"
+                                          ).fetchone()
+    assert first == 0 and 0.5 * loaded < second < loaded and quarantined > 0
 
 
 def test_a_night_read_in_batches_writes_the_same_quarantine_files(nightly_home, batched_home):

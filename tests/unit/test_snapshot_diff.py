@@ -191,3 +191,19 @@ def test_a_load_without_an_index_drops_the_old_one(tmp_path):
                                                      run_id="t", validated=whole))
         assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_line_index_jumin'"
                            ).fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("copy_at", ["end", "before"])
+def test_a_line_sent_twice_keeps_the_row_once_and_quarantines_the_later_line(tmp_path, copy_at):
+    """Both copies match the row the earlier file loaded: the first keeps it, the later is a repeat (the
+    dirty municipality's registry ends with such a copy)."""
+    rows = [person(10_000 + i) for i in range(300)]
+    home = tmp_path / "home"
+    load(home, write(tmp_path / "1", FIRST, rows), 2_000)
+    rows = rows + [rows[150]] if copy_at == "end" else rows[:10] + [rows[150]] + rows[10:]
+    file = write(tmp_path / "2", FIRST + timedelta(days=1), rows)
+    diff, whole = load(home, file, 2_000), load(tmp_path / "whole", file, 2_000)
+    assert_same(diff, whole)
+    first, later = (152, 302) if copy_at == "end" else (12, 153)
+    assert diff[0].quarantine.select("行番号", "理由").rows() == [(later, f"宛名番号 が重複しています（{first}行目と同じ）")]
+    assert (diff[0].rows_kept, diff[0].rows_staged) == (300, 0)  # the later copy left the stage for the quarantine
