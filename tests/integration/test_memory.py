@@ -103,3 +103,34 @@ def test_a_night_leaves_no_data_in_reference_cycles(dirty_municipality, tmp_path
         gc.garbage.clear()
     assert night.result.success
     assert not held, f"data frames freed only by the cycle collector: {held}"
+
+
+def test_a_diff_killed_in_its_load_leaves_yesterdays_registry_and_running_again_makes_the_same_tables(
+        nightly_home, tmp_path):
+    """The registry's second night, loaded as a diff, killed inside its transaction: the store still holds
+    the first night's registry and that file's index (not half of each); the night run again keeps the
+    unchanged rows and makes the tables the uninterrupted nights made."""
+    import signal
+
+    from tests.integration.test_reliability import nightly
+
+    home, landing = tmp_path / "home", nightly_home["landing"]
+    os.environ[BATCH_ENV] = str(BATCH)
+    try:
+        assert run_nightly(home, landing, AS_OF - timedelta(days=1), quiet=True).result.success
+        with restricted(home) as con:
+            yesterdays = con.execute("select distinct _source_file from raw.jumin").fetchall()
+        killed = nightly(landing, home, env={"MIMAMORI_FAILPOINT": "ingest_load:jumin"})
+        assert killed.returncode == -signal.SIGKILL, killed.stdout[-2000:]
+        with restricted(home) as con:
+            assert con.execute("select distinct _source_file from raw.jumin").fetchall() == yesterdays
+            held = con.execute("select sha256 from raw.load_log where extract = 'jumin' and status = 'loaded' "
+                               "order by logged_at desc limit 1").fetchone()
+            assert con.execute("select sha256 from raw._line_index where extract = 'jumin'").fetchone() == held
+        again = run_nightly(home, landing, AS_OF, quiet=True)
+    finally:
+        del os.environ[BATCH_ENV]
+    assert again.result.success and _kept_rows(again.result) > 0
+    with restricted(nightly_home["home"]) as whole, restricted(home) as rerun:
+        for table in TABLES:
+            assert _digest(rerun, table) == _digest(whole, table), table
