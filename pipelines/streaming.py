@@ -172,10 +172,16 @@ def _drop_work(con: duckdb.DuckDBPyConnection, extract: str) -> None:
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
+def diffed(extract: str) -> bool:
+    """Whether the extract's files are loaded as a difference from the one before (``line_index``): a
+    snapshot named in ``diff_snapshots`` (config/operations.yml) and read by the contract."""
+    return EXTRACTS[extract].snapshot and extract in operations().get("diff_snapshots", []) \
+        and active().get(extract) is None
+
+
 def _previous(con: duckdb.DuckDBPyConnection, file: ExtractFile) -> Previous | None:
     """What a snapshot read by the contract may keep of the file its table holds (``line_index``)."""
-    if not EXTRACTS[file.extract].snapshot or active().get(file.extract) is not None \
-            or not table_exists(con, f"raw.{file.extract}"):
+    if not diffed(file.extract) or not table_exists(con, f"raw.{file.extract}"):
         return None
     held = current_snapshot(con, file.extract)
     return load_previous(con, file.extract, held.sha256, held.extracted_on, file.extracted_on) if held else None
@@ -207,7 +213,7 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
     kept_table, lines_table = f"{WORK}_{extract.name}_kept", f"{WORK}_{extract.name}_lines"
     _drop_work(con, extract.name)
     con.execute("SET preserve_insertion_order = false")
-    indexed = EXTRACTS[file.extract].snapshot and layout is None  # its lines hashed, for the next file's diff
+    indexed = diffed(file.extract)  # its lines hashed, for the next file's diff
 
     reader = _BatchReader(file, extract, schema, key, as_of, batch_bytes, layout, previous, indexed)
     quarantines: list[pl.DataFrame] = []

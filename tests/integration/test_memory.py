@@ -70,6 +70,10 @@ def test_the_second_night_kept_the_registrys_unchanged_rows_and_read_the_others(
                                           "extract = 'jumin' and status = 'loaded' order by logged_at desc limit 1"
                                           ).fetchone()
     assert first == 0 and 0.5 * loaded < second < loaded and quarantined > 0
+    with restricted(batched_home) as con:  # only the snapshots of `diff_snapshots` are indexed (not the tax file)
+        assert con.execute("select extract from raw._line_index").fetchall() == [("jumin",)]
+        assert con.execute("select count(*) from duckdb_tables() where table_name like '_line_index_%'"
+                           ).fetchone()[0] == 1
 
 
 def test_a_night_read_in_batches_writes_the_same_quarantine_files(nightly_home, batched_home):
