@@ -351,7 +351,7 @@ class ValidatedExtract:
     # a snapshot loaded as a diff (pipelines/line_index.py): its lines whose rows the table keeps, renumbered
     kept: str | None = None  # the table of (new_line, old_line)
     rows_kept: int = 0
-    line_hashes: str | None = None  # the table of every line's hashes: the index of this file, once loaded
+    line_hashes: pl.DataFrame | None = None  # every line's hashes: the index of this file, once loaded
     header_line: str | None = None
     diff_note: str = ""  # why a file that could have been a diff was read whole
 

@@ -116,8 +116,7 @@ def load_previous(con: duckdb.DuckDBPyConnection, extract: str, held_sha256: str
     present = pl.from_arrow(con.execute(f"SELECT _source_line FROM raw.{extract} {untouched}").fetch_arrow_table())
     known = pl.from_arrow(con.execute(f"SELECT {', '.join(HASHES)}, {LINE} FROM {index_table(extract)}")
                           .fetch_arrow_table()).filter(pl.col(LINE).is_in(present["_source_line"].implode()))
-    if not known[HASHES[0]].is_sorted():  # written sorted, but a table's order is not promised
-        known = known.sort(HASHES[0])
+    known = known.sort(HASHES[0])  # sorted here, not when written: 0.07 s against 0.12 s in the load
     known = {c: known[c].to_numpy() for c in known.columns}
     hash_a = known[HASHES[0]]
     # a first hash shared by two lines (two loaded lines cannot have the same bytes: their key would
@@ -128,14 +127,17 @@ def load_previous(con: duckdb.DuckDBPyConnection, extract: str, held_sha256: str
     return Previous(row[0], row[1], *(np.asarray(known[c])[alone] for c in (*HASHES, LINE)))
 
 
-def replace_index(con: duckdb.DuckDBPyConnection, extract: str, lines_table: str | None, sha256: str,
+def replace_index(con: duckdb.DuckDBPyConnection, extract: str, lines: pl.DataFrame | None, sha256: str,
                   header: str | None, encoding: str | None) -> None:
     """Inside the load's transaction: the index of the file just loaded, or none (a load without one)."""
     drop_index(con, extract)
-    if lines_table is None or header is None:
+    if lines is None or header is None:
         return
-    con.execute(f"CREATE TABLE {index_table(extract)} AS SELECT {LINE}, {', '.join(HASHES)} FROM {lines_table} "
-                f"ORDER BY {HASHES[0]}")
+    con.register("line_hashes", lines.to_arrow())
+    try:
+        con.execute(f"CREATE TABLE {index_table(extract)} AS SELECT {LINE}, {', '.join(HASHES)} FROM line_hashes")
+    finally:
+        con.unregister("line_hashes")
     con.execute(f"INSERT INTO {META} VALUES (?, ?, ?, ?, ?)", [extract, sha256, header, encoding, signature()])
 
 

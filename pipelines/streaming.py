@@ -168,7 +168,7 @@ def validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_of
 
 
 def _drop_work(con: duckdb.DuckDBPyConnection, extract: str) -> None:
-    for table in (stage_table(extract), *(f"{WORK}_{extract}_{part}" for part in ("keys", "kept", "lines"))):
+    for table in (stage_table(extract), *(f"{WORK}_{extract}_{part}" for part in ("keys", "kept"))):
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
@@ -210,7 +210,7 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
     unique = next((c for c in schema.checks if c.name == "unique_key"), None)
     key = extract.unique if unique is not None else ()
     stage, keys_table = stage_table(extract.name), f"{WORK}_{extract.name}_keys"
-    kept_table, lines_table = f"{WORK}_{extract.name}_kept", f"{WORK}_{extract.name}_lines"
+    kept_table, lines = f"{WORK}_{extract.name}_kept", []
     _drop_work(con, extract.name)
     con.execute("SET preserve_insertion_order = false")
     indexed = diffed(file.extract)  # its lines hashed, for the next file's diff
@@ -223,13 +223,13 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
     rows = blank = 0
     # the next batches are decoded and validated (two threads) while this one is written to the store:
     # polars and DuckDB work outside the GIL; at most two batches in flight, so memory stays bounded
-    for batch, validated, raw_rows, blank_rows, hashes, lines, kept in reader:
+    for batch, validated, raw_rows, blank_rows, hashes, line_hashes, kept in reader:
         _append(con, stage, with_provenance(validated.valid, file.name, file.extracted_on))
         if key:
             _append(con, keys_table, validated.quarantined_keys)
             key_hashes.append(hashes)
-        if indexed:
-            _append(con, lines_table, lines)
+        if indexed:  # kept in memory until the load (32 bytes a line: 52 MB at fukuoka), not appended
+            lines.append(line_hashes)
         if previous is not None:
             _append(con, kept_table, kept)
         quarantines.append(validated.quarantine)
@@ -271,7 +271,8 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
     reasons = {r: n for r, n in reasons.items() if n > 0}
     return ValidatedExtract(read, pl.DataFrame(), quarantine.sort("行番号"), reasons, staged=stage, rows_staged=staged,
                             kept=kept_table if previous is not None else None, rows_kept=kept_rows,
-                            line_hashes=lines_table if indexed else None, header_line=reader.header_line)
+                            line_hashes=pl.concat(lines) if indexed and lines else None,
+                            header_line=reader.header_line)
 
 
 def _demote_repeated_lines(con: duckdb.DuckDBPyConnection, reader: "_BatchReader", batches: list[_Batch],

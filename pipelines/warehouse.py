@@ -184,9 +184,8 @@ def replace_snapshot(con: duckdb.DuckDBPyConnection, validated: ValidatedExtract
             before_commit()
             failpoint(f"ingest_load:{validated.read.file.extract}")
     finally:
-        for work in (validated.kept, validated.line_hashes):
-            if work:
-                con.execute(f"DROP TABLE IF EXISTS {work}")
+        if validated.kept:
+            con.execute(f"DROP TABLE IF EXISTS {validated.kept}")
 
 
 def create_empty(con: duckdb.DuckDBPyConnection, extract: str) -> None:
