@@ -2,18 +2,19 @@
 as a diff. A registry (住民記録) is sent whole every night; at fukuoka 1.6 M lines, of which a few hundred
 change from one night to the next.
 
-A snapshot's row is a function of its line's text, the file's header, the code that reads it, and the
-file's extraction date — the last only through checks that loosen as the date grows ("no birth date
-after the extraction date"; every snapshot schema's date bound is an upper one, tested). So a row still
-in the table as it was loaded (not corrected since, not set aside, not purged) is what a later file's
-line of the same text would give. The later file is decoded whole as before (its encoding, its sha256,
-a byte that does not decode: all as before); then each line is matched by its text's hash — two
-independently seeded 64-bit hashes and the length — to a row it may keep, renumbered, and only the other
-lines are parsed, normalised and checked (``pipelines.streaming``).
+A snapshot's row is a function of its line's bytes, the file's header and encoding, the code that reads
+it, and the file's extraction date — the last only through checks that loosen as the date grows ("no
+birth date after the extraction date"; tested for every snapshot's schema). So a row still in the table
+as it was loaded (not corrected since, not set aside, not purged) is what a later file's line of the same
+bytes would give. Each line of the later file is matched by its bytes' hash — two independently seeded
+64-bit hashes and the length — to a row it may keep, renumbered; only the other lines are decoded,
+parsed, normalised and checked (``pipelines.streaming``: the file's first batch is decoded whole, which
+settles its header and encoding, and so is any batch before the encoding is settled).
 
-The index belongs to one file (its sha256), one header and one version of the reading code (the
-signature below): anything else, or a department's own layout, and the file is loaded whole. Every
-load that replaces the table without an index drops it.
+The index belongs to one file (its sha256), one header, one encoding and one version of the reading code
+(the signature below): anything else, or a department's own layout, and the file is read whole. Every
+load that replaces the table without an index drops it. Which snapshots: ``diff_snapshots`` in
+config/operations.yml (the registry, changed every night; not the tax file, changed once a year).
 """
 
 from __future__ import annotations

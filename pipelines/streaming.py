@@ -24,6 +24,11 @@ stages (grouped by a 64-bit hash, confirmed on the keys). A repeat gets the reas
 gives, naming the key's first line in the file; a repeated row that was valid leaves the staged rows for
 the quarantine, its text read again from its batch (duplicates are few, so that costs one batch's
 decoding, not the file's).
+
+A snapshot named in ``diff_snapshots`` (the registry) is read as a difference from the file its table
+holds (``pipelines.line_index``): a line whose bytes a kept row was loaded from is returned as (new line,
+old line) and not even decoded; the other lines are read as above, and the keys of the kept rows join the
+search for repeats. Results are again the whole file's.
 """
 
 from __future__ import annotations
@@ -142,8 +147,9 @@ def _chunks(path: Path, batch_bytes: int):
 
 
 class DiffAbandoned(Exception):
-    """A snapshot that cannot be loaded as a diff against the file its table holds (another header, or a
-    new line that cannot be read alone): it is read whole instead, which names the line at fault."""
+    """A snapshot that cannot be loaded as a diff against the file its table holds (another header or
+    encoding, or a new line that does not decode or parse alone): it is read whole instead, which names
+    the line at fault."""
 
 
 def validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_of,
@@ -256,8 +262,9 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
     if key:
         kept_keys = f"SELECT {', '.join(f't.{k}' for k in key)}, k.new_line FROM raw.{file.extract} t " \
                     f"JOIN {kept_table} k ON t._source_line = k.old_line" if previous is not None else None
-        repeats = _repeated_keys(con, stage, keys_table, key, first_lines, kept_keys) \
-            if _hashes_repeat(key_hashes) or (kept_keys and _meets_kept(con, stage, keys_table, file.extract, kept_table, key)) \
+        may_repeat = _hashes_repeat(key_hashes) or (
+            kept_keys is not None and _meets_kept(con, stage, keys_table, file.extract, kept_table, key))
+        repeats = _repeated_keys(con, stage, keys_table, key, first_lines, kept_keys) if may_repeat \
             else pl.DataFrame()
         if repeats.height:
             others = [c.error for c in schema.checks if c is not unique]
@@ -269,8 +276,8 @@ def _validate_in_batches(con: duckdb.DuckDBPyConnection, file: ExtractFile, as_o
     read = ReadResult(file, label, digest.hexdigest(), file.path.stat().st_size, pl.DataFrame(), pl.DataFrame(),
                       [h for h in header or [] if h not in extract.headers], blank, extract, rows_total=rows)
     reasons = {r: n for r, n in reasons.items() if n > 0}
-    return ValidatedExtract(read, pl.DataFrame(), quarantine.sort("行番号"), reasons, staged=stage, rows_staged=staged,
-                            kept=kept_table if previous is not None else None, rows_kept=kept_rows,
+    return ValidatedExtract(read, pl.DataFrame(), quarantine.sort("行番号"), reasons, staged=stage,
+                            rows_staged=staged, kept=kept_table if previous is not None else None, rows_kept=kept_rows,
                             line_hashes=pl.concat(lines) if indexed and lines else None,
                             header_line=reader.header_line)
 

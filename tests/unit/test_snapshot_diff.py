@@ -13,6 +13,8 @@ from pipelines.ingest import ExtractFile
 from pipelines.line_index import index_table
 from pipelines.streaming import validate_in_batches
 from pipelines.warehouse import connect, log_file, replace_snapshot
+from schemas.contract import EXTRACTS
+from schemas.extracts import SCHEMAS
 from tests.unit.test_streaming import JUMIN, person
 
 FIRST = date(2026, 11, 29)
@@ -207,3 +209,20 @@ def test_a_line_sent_twice_keeps_the_row_once_and_quarantines_the_later_line(tmp
     first, later = (152, 302) if copy_at == "end" else (12, 153)
     assert diff[0].quarantine.select("行番号", "理由").rows() == [(later, f"宛名番号 が重複しています（{first}行目と同じ）")]
     assert (diff[0].rows_kept, diff[0].rows_staged) == (300, 0)  # the later copy left the stage for the quarantine
+
+
+@pytest.mark.parametrize("extract", [name for name, e in EXTRACTS.items() if e.snapshot])
+def test_a_snapshots_checks_only_loosen_as_its_extraction_date_grows(extract):
+    """What lets a row loaded from an earlier file stand for the same line in a later one: every check
+    that depends on the extraction date accepts at a later date whatever it accepted at an earlier one
+    (an upper bound that grows, a lower bound that stays), and no other check depends on it."""
+    early, late = SCHEMAS[extract](date(2026, 4, 1)), SCHEMAS[extract](date(2027, 6, 30))
+    for name, column in early.columns.items():
+        for before, after in zip(column.checks, late.columns[name].checks, strict=True):
+            assert before.name == after.name, (extract, name)
+            stats, later = dict(before.statistics), dict(after.statistics)
+            if "max_value" in stats and isinstance(stats["max_value"], (date, int)) and not isinstance(
+                    stats["max_value"], bool):
+                assert later.pop("max_value") >= stats.pop("max_value"), (extract, name)
+            assert later == stats, (extract, name, before.name)
+    assert [c.name for c in early.checks] == [c.name for c in late.checks]
