@@ -72,12 +72,14 @@ BATCH_ENV = "MIMAMORI_INGEST_BATCH_BYTES"  # set: every file in batches of this 
 
 
 def batch_bytes_for(file: ExtractFile) -> int | None:
-    """The batch size to read this file in, or None to read it whole (small files)."""
+    """The batch size to read this file in, or None to read it whole (small files; a snapshot loaded as a
+    difference from the file before, ``diff_snapshots``, is read in batches whatever its size)."""
     forced = os.environ.get(BATCH_ENV)
     if forced:
         return int(forced)
     settings = operations()
-    large = file.path.stat().st_size >= settings.get("ingest_batch_from_mb", 64) * 1024 * 1024
+    large = file.path.stat().st_size >= settings.get("ingest_batch_from_mb", 64) * 1024 * 1024 \
+        or diffed(file.extract)
     return int(settings.get("ingest_batch_mb", 32) * 1024 * 1024) if large else None
 WORK = "temp.main.staged"  # rows (a snapshot's) and keys waiting for their file's load: temporary tables
 STORE_STAGE = "raw._staged"  # a delta file's rows waiting for their load, in the store

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from pipelines.config import operations
 from pipelines.nightly import run_nightly
 from pipelines.streaming import BATCH_ENV
 from tests.conftest import AS_OF, restricted
@@ -71,9 +72,10 @@ def test_the_second_night_kept_the_registrys_unchanged_rows_and_read_the_others(
                                           ).fetchone()
     assert first == 0 and 0.5 * loaded < second < loaded and quarantined > 0
     with restricted(batched_home) as con:  # only the snapshots of `diff_snapshots` are indexed (not the tax file)
-        assert con.execute("select extract from raw._line_index").fetchall() == [("jumin",)]
-        assert con.execute("select count(*) from duckdb_tables() where table_name like '_line_index_%'"
-                           ).fetchone()[0] == 1
+        assert {e for (e,) in con.execute("select extract from raw._line_index").fetchall()} == \
+            {"jumin", "kenshin", "fukushi"} == set(operations()["diff_snapshots"])
+        assert con.execute("select count(*) from duckdb_tables() where table_name like '\\_line\\_index\\_%' "
+                           "escape '\\'").fetchone()[0] == 3
 
 
 def test_a_night_read_in_batches_writes_the_same_quarantine_files(nightly_home, batched_home):
