@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-META = "raw._line_index"  # extract → the file (sha256), header and signature the extract's index is of
+META = "raw._line_index"  # extract → the file (sha256), header, encoding and code signature its index is of
 LINE = "_line"
 HASHES = ("line_hash_a", "line_hash_b", "line_length")
 SEEDS = (0x5EED_A11, 0x0B5E_55ED)
@@ -54,7 +54,8 @@ def signature() -> str:
 
 
 def line_ends(text: bytes) -> np.ndarray:
-    """The offset after each line of UTF-8 text (after its 0x0A; the last line's may have none)."""
+    """The offset after each line of a file's bytes (after its 0x0A, never part of a character in CP932 or
+    UTF-8; the last line's may have none)."""
     ends = (pl.Series(np.frombuffer(text, np.uint8)) == 0x0A).arg_true().to_numpy() + 1  # 3 x numpy's
     if text and (not len(ends) or ends[-1] != len(text)):
         ends = np.append(ends, len(text))
