@@ -271,7 +271,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from seeds.generator import PRESETS
+    from seeds.presets import PRESETS
 
     parser = argparse.ArgumentParser(prog="mimamori", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

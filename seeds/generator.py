@@ -22,15 +22,7 @@ import polars as pl
 from faker import Faker
 
 from schemas.contract import ERAS
-
-PRESETS: dict[str, int] = {
-    "tiny": 2_000,
-    "kaga": 60_000,
-    "toda": 140_000,
-    "amagasaki": 460_000,
-    "fukuoka": 1_600_000,
-    "yokohama": 3_750_000,
-}
+from seeds.presets import PRESETS
 
 CITY = "みまもり市"  # fictional: no real municipality has this name
 EPOCH = date(1970, 1, 1)

@@ -101,3 +101,22 @@ def test_the_nightly_command_leaves_pandas_on_spark_out_of_pandera_and_pyspark_i
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["None", "False", "True"]
+
+
+def test_the_command_line_offers_the_presets_without_importing_the_generator():
+    """Every ``mimamori`` command (the nightly's too) builds the same parser; the generator's numpy and
+    faker are for ``generate`` alone."""
+    from seeds.generator import PRESETS as generator_presets
+
+    script = ("import sys\n"
+              "import pipelines.cli as cli\n"
+              "try:\n"
+              "    cli.main(['generate', '--help'])\n"
+              "except SystemExit:\n"
+              "    pass\n"
+              "print('seeds.generator' in sys.modules, 'faker' in sys.modules)\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "fukuoka" in run.stdout and "yokohama" in run.stdout  # the presets are offered
+    assert run.stdout.split()[-2:] == ["False", "False"]
+    assert list(generator_presets) == ["tiny", "kaga", "toda", "amagasaki", "fukuoka", "yokohama"]
