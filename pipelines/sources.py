@@ -65,9 +65,13 @@ def data_in_use(con: duckdb.DuckDBPyConnection, extract: Extract) -> tuple[str |
     A delta file with no rows (出欠 on a Sunday) is still the newest data: its date comes from the load log."""
     if not table_exists(con, f"raw.{extract.name}"):
         return None, None
-    files = "any_value(_source_file)" if extract.snapshot else \
-        "min(_source_file) || case when count(distinct _source_file) > 1 then ' 〜 ' || max(_source_file) else '' end"
-    in_use = con.execute(f"select {files}, max(_extracted_on) from raw.{extract.name}").fetchone()
+    # grouped by file (a handful of groups) rather than min/max/count(distinct) over every row: 0.09 -> 0.02 s
+    # for fukuoka's 13 M attendance rows, asked five times a night (ingest, lists, report, summary)
+    by_file = con.execute(f"select _source_file, max(_extracted_on) from raw.{extract.name} group by all").fetchall()
+    files = sorted(name for name, _ in by_file if name is not None)
+    extracted = max((day for _, day in by_file if day is not None), default=None)
+    in_use = (None if not files else files[0] if extract.snapshot or len(files) == 1
+              else f"{files[0]} 〜 {files[-1]}", extracted)
     if extract.snapshot or in_use[1] is None:
         return in_use
     newest = con.execute("select file_name, extracted_on from raw.load_log where extract = ? and status = 'loaded' "
