@@ -31,11 +31,11 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 # The styles and scripts of Great Expectations' Data Docs, from the npm registry at pinned versions, so that
-# the Data Docs open offline (pipelines/data_docs.py). Without npm the Data Docs keep their CDN links.
+# the Data Docs open offline (pipelines/quality/data_docs.py). Without npm the Data Docs keep their CDN links.
 VENDOR_STAMP := vendor/data-docs/.fetched
-$(VENDOR_STAMP): $(STAMP) pipelines/data_docs.py
+$(VENDOR_STAMP): $(STAMP) pipelines/quality/data_docs.py
 	@if ! command -v npm >/dev/null 2>&1; then echo "npm not found: Great Expectations Data Docs will load their styles from CDNs"; \
-	 else $(BIN)/python -m pipelines.data_docs fetch >/dev/null && touch $@ \
+	 else $(BIN)/python -m pipelines.quality.data_docs fetch >/dev/null && touch $@ \
 	   || echo "could not fetch the Data Docs assets from the npm registry: Data Docs will load them from CDNs"; fi
 
 # dagster-dbt loads the dbt manifest at import: produce it before anything imports the definitions.

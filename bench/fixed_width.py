@@ -1,4 +1,4 @@
-"""How fast a fixed-width CP932 extract is read (pipelines/layouts.py), at a large city's size.
+"""How fast a fixed-width CP932 extract is read (pipelines/ingest/layouts.py), at a large city's size.
 
     .venv/bin/python bench/fixed_width.py --preset fukuoka [--seed 1]
 
@@ -25,8 +25,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipelines.ingest import ExtractFile, read_with_layout, validate  # noqa: E402
-from pipelines.layouts import ENV, load_layout  # noqa: E402
+from pipelines.ingest.extracts import ExtractFile, read_with_layout, validate  # noqa: E402
+from pipelines.ingest.layouts import ENV, load_layout  # noqa: E402
 from seeds.generator import MunicipalityGenerator, World, ExtractWriter  # noqa: E402
 
 FIELDS = {"児童生徒番号": (1, 10), "学校コード": (11, 23), "日付": (24, 31), "出欠区分": (32, 39), "欠席理由": (40, 49),
@@ -86,7 +86,7 @@ def read(path: Path, layout_path: Path, mode: str) -> None:
     """One way of reading the file as the nightly does: whole, or in batches staged in DuckDB."""
     import duckdb
 
-    from pipelines.streaming import BATCH_BYTES, validate_in_batches
+    from pipelines.ingest.streaming import BATCH_BYTES, validate_in_batches
 
     as_of, rows = date(2026, 11, 30), None
     layout = load_layout(layout_path)

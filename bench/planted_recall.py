@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.nightly import run_nightly
-from pipelines.warehouse import connect
+from pipelines.core.store import connect
 from seeds.generator import generate
 
 

@@ -13,7 +13,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from pipelines.ingest import ExtractFile, read_extract, validate
+from pipelines.ingest.extracts import ExtractFile, read_extract, validate
 
 
 def main(path: str) -> None:

@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from datetime import date
 from pathlib import Path
+
+from pipelines.core.clock import today_in_tokyo
+from pipelines.core.home import Home
+from pipelines.core.process import collect_cycles_less_often, exit_without_teardown, without_pandas_on_spark
+
+# Each command imports what it runs inside its own function: `mimamori check` or `audit verify` must not wait
+# for Dagster, dbt, polars or the generator to import (seconds), and the parser is built for every command.
+
 
 def _date(text: str) -> date:
     try:
@@ -39,53 +46,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def ensure_dbt_manifest(force: bool = False) -> Path:
-    """dagster-dbt loads the manifest at import time: (re)parse when it is missing or older than the project."""
-    from pipelines.config import CONFIG_DIR, PROJECT_ROOT
-
-    project = PROJECT_ROOT / "dbt_project"
-    manifest = project / "target" / "manifest.json"
-    sources = [p for folder in ("models", "macros", "tests") for p in (project / folder).rglob("*")
-               if p.suffix in {".sql", ".yml"}] + list(project.glob("*.yml"))
-    sources += list(CONFIG_DIR.glob("*.yml"))
-    if force or not manifest.exists() or max(p.stat().st_mtime for p in sources) > manifest.stat().st_mtime:
-        from pipelines.defs.linkage.vars import dbt_vars
-
-        dbt = Path(sys.executable).with_name("dbt")
-        from pipelines.nightly import TELEMETRY_OFF
-
-        from pipelines.duckdb_env import extension_directory
-
-        # the profile rendered as on every night (dbt re-parses whatever changes the profile)
-        env = {**os.environ, **TELEMETRY_OFF, "MIMAMORI_DUCKDB_EXTENSIONS": extension_directory()}
-        env.setdefault("MIMAMORI_HOME", str(PROJECT_ROOT / "data"))
-        subprocess.run([str(dbt), "parse", "--quiet", "--project-dir", str(project), "--profiles-dir",
-                        str(project), "--vars", dbt_vars()],
-                       check=True, env=env)
-    return manifest
-
-
-def without_pandas_on_spark() -> None:
-    """pandera registers its pandas-on-Spark types whenever pyspark is installed (it is, for the Spark path
-    and its tests), importing ``pyspark.pandas``: 0.3 s of every night's start, for frames a night never
-    has. Marked absent in this process (``import pyspark.pandas`` raises ImportError, which pandera takes
-    as not installed); pyspark itself stays importable."""
-    sys.modules.setdefault("pyspark.pandas", None)
-
-
 def cmd_dbt_parse(args: argparse.Namespace) -> int:
+    from pipelines.linkage.manifest import ensure_dbt_manifest
+
     print(f"dbt manifest: {ensure_dbt_manifest(force=True)}")
     return 0
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
     without_pandas_on_spark()
+    from pipelines.core.lock import EX_TEMPFAIL, NightRunning
+    from pipelines.ingest.layouts import ENV, LayoutError, active
     from pipelines.nightly import run_nightly
-    from pipelines.resources import today_in_tokyo
-
-    from pipelines.lock import EX_TEMPFAIL, NightRunning
-
-    from pipelines.layouts import ENV, LayoutError, active
 
     landing = Path(args.landing)
     if not landing.is_dir():
@@ -111,11 +83,11 @@ def cmd_reidentify(args: argparse.Namespace) -> int:
     """総括管理主体 only: a token back to a child, with the reason written to the audit log first."""
     import getpass
 
-    from pipelines import config
-    from pipelines.analysis import tokenizer
-    from pipelines.audit import AuditLog
-    from pipelines.keys import key_path
-    from pipelines.warehouse import connect
+    from pipelines.analysis.marts import tokenizer
+    from pipelines.core import config
+    from pipelines.core.audit import AuditLog
+    from pipelines.core.keys import key_path
+    from pipelines.core.store import connect
 
     home = Path(args.home).resolve()
     purpose = args.purpose or config.governance()["purpose"]
@@ -132,7 +104,7 @@ def cmd_reidentify(args: argparse.Namespace) -> int:
         people = con.execute("select address_code, household_code, full_name from raw.jumin").fetchall()
     match = next(((code, name) for code, household, name in people
                   if token("child", code) == args.token or token("household", household) == args.token), None)
-    AuditLog(home / "audit" / "audit.log").append(
+    AuditLog(Home(home).audit_log).append(
         "reidentify", token=args.token, purpose=purpose, reason=reason, user=getpass.getuser(),
         found=match is not None)
     if match is None:
@@ -146,9 +118,9 @@ def cmd_person_report(args: argparse.Namespace) -> int:
     """開示: everything kept about one person, as one HTML file under HOME/disclosures/ (audited first)."""
     import getpass
 
-    from pipelines.disclosure import key_exists, person_report
-    from pipelines.normalize import clean_code
-    from pipelines.warehouse import connect, restricted_path
+    from pipelines.core.store import connect, restricted_path
+    from pipelines.ingest.normalize import clean_code
+    from pipelines.rights.disclosure import key_exists, person_report
 
     home = Path(args.home).resolve()
     reason = args.reason.strip()
@@ -176,7 +148,7 @@ def cmd_person_report(args: argparse.Namespace) -> int:
 
 def cmd_rules_evaluate(args: argparse.Namespace) -> int:
     """The analysts' lab: a candidate rule set against the rules in force, on pseudonymised data."""
-    from pipelines.lab import evaluate
+    from pipelines.analysis.lab import evaluate
 
     home = Path(args.home).resolve()
     try:
@@ -196,7 +168,7 @@ def cmd_research_extract(args: argparse.Namespace) -> int:
     """匿名加工: an extract anonymous by measurement, for research outside the municipality (audited)."""
     import getpass
 
-    from pipelines.lab import research_extract
+    from pipelines.analysis.lab import research_extract
 
     if args.k < 2:
         print("mimamori research extract: k must be 2 or more", file=sys.stderr)
@@ -211,8 +183,8 @@ def cmd_research_extract(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """What a department runs before sending a file: PASS (exit 0) or FAIL (exit 1); writes nothing."""
-    from pipelines.check import check, render
-    from pipelines.layouts import LayoutError
+    from pipelines.ingest.check import check, render
+    from pipelines.ingest.layouts import LayoutError
     from schemas.contract import EXTRACTS
 
     if args.extract not in EXTRACTS:
@@ -234,7 +206,7 @@ def cmd_spark_export(args: argparse.Namespace) -> int:
     """The store's raw tables as Parquet folders, for the same models on Spark (audited)."""
     import getpass
 
-    from pipelines.spark import export_raw
+    from pipelines.linkage.spark import export_raw
 
     rows = export_raw(Path(args.home).resolve(), Path(args.out), getpass.getuser())
     print(f"{len(rows)} raw tables, {sum(rows.values()):,} rows, as Parquet in {Path(args.out).resolve()} "
@@ -244,7 +216,7 @@ def cmd_spark_export(args: argparse.Namespace) -> int:
 
 def cmd_spark_build(args: argparse.Namespace) -> int:
     """dbt build --target spark over the Parquet folders."""
-    from pipelines.spark import build
+    from pipelines.linkage.spark import build
 
     print("dbt build --target spark (starting Spark in process; a minute or more) …", flush=True)
     out = build(Path(args.parquet), Path(args.warehouse), args.as_of)
@@ -259,9 +231,9 @@ def cmd_spark_build(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from pipelines.audit import verify
+    from pipelines.core.audit import verify
 
-    log = Path(args.home).resolve() / "audit" / "audit.log"
+    log = Home(args.home).audit_log
     result = verify(log)
     if result.ok:
         print(f"audit log intact: {result.entries} entries ({log})")
@@ -360,7 +332,6 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if getattr(args, "as_of", None) is None and args.command == "generate":
-        from pipelines.resources import today_in_tokyo
         args.as_of = today_in_tokyo()
     return args.func(args)
 
@@ -369,41 +340,6 @@ def run() -> None:
     """The console script: ``main``, then an exit without the interpreter's teardown."""
     collect_cycles_less_often()
     exit_without_teardown(main())
-
-
-# Python's default (700, 10, 10) starts a collection every 700 net allocations, in a night that allocates
-# millions of objects (imports, Dagster's and dbt's events, pandera's checks) and leaves few cycles: the
-# collector was ≈ 4 % of a fukuoka night's CPU samples (perf), ≈ 1.3 s of its wall time. Reference counting
-# still frees every object that is not in a cycle at once; cycles wait a little longer.
-GC_THRESHOLDS = (100_000, 50, 1_000)
-
-
-def collect_cycles_less_often() -> None:
-    """The cycle collector of this process (the nightly's, dbt's, GE's worker's) runs ~100 times less often."""
-    import gc
-
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
-def exit_without_teardown(code: int) -> None:
-    """Exit once everything is written, without tearing down every module and object.
-
-    A night imports Dagster, dagster-dbt, dbt, pandera and Great Expectations (about 5,000 modules); the
-    interpreter then spends 1.4 s freeing them one by one at exit, after the night is done (a third of
-    kaga's start-up and exit). The exit handlers still run (logging's flush among them) and threads still
-    finish first; only the freeing is skipped, which the operating system does at once. Every store is
-    closed by then: the commands close their DuckDB connections and the Dagster instance themselves.
-    """
-    import atexit
-    import threading
-
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
-    atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0 if code is None else int(code))
 
 
 if __name__ == "__main__":

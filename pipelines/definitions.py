@@ -1,4 +1,5 @@
-"""The one Definitions object of the mimamori code location (workspace.yaml loads this module)."""
+"""The one Definitions object of the mimamori code location (workspace.yaml loads this module): each capability
+package's definitions merged, with the resources and the executor set once, here."""
 
 from __future__ import annotations
 
@@ -7,33 +8,32 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.defs.analysis.assets import analysis_marts
-from pipelines.defs.export.assets import caseworker_lists
-from pipelines.defs.feedback.assets import caseworker_reviews
-from pipelines.defs.governance.assets import retention_purge
-from pipelines.defs.ingest.assets import extract_assets
-from pipelines.defs.jobs import nightly_job
-from pipelines.defs.lab.jobs import evaluate_rules
-from pipelines.defs.operations import freshness_checks, landing_sensor, nightly_schedule
-from pipelines.defs.quality.assets import nightly_report
-from pipelines.defs.rights.assets import residents_requests, rights_applied
-from pipelines.defs.linkage.assets import dbt_project, mimamori_dbt_models
-from pipelines.resources import MimamoriHome, NightLock, NightlyDbtCliResource, QualitySuites
+from pipelines.analysis.definitions import defs as analysis
+from pipelines.core.resources import MimamoriHome, NightLock
+from pipelines.exports.definitions import defs as exports
+from pipelines.governance.definitions import defs as governance
+from pipelines.ingest.definitions import defs as ingest
+from pipelines.linkage.assets import dbt_project
+from pipelines.linkage.definitions import defs as linkage
+from pipelines.linkage.resources import NightlyDbtCliResource
+from pipelines.operations.definitions import defs as operations
+from pipelines.quality.definitions import defs as quality
+from pipelines.quality.resources import QualitySuites
+from pipelines.reviews.definitions import defs as reviews
+from pipelines.rights.definitions import defs as rights
 
-defs = dg.Definitions(
-    assets=[*extract_assets, caseworker_reviews, residents_requests, rights_applied, mimamori_dbt_models, caseworker_lists, analysis_marts, retention_purge,
-            nightly_report],
-    asset_checks=freshness_checks,
-    jobs=[nightly_job, evaluate_rules],
-    schedules=[nightly_schedule],
-    sensors=[landing_sensor],
+resources = dg.Definitions(
     resources={
         "home": MimamoriHome(home=dg.EnvVar("MIMAMORI_HOME"), landing=dg.EnvVar("MIMAMORI_LANDING")),
         "night_lock": NightLock(home=dg.EnvVar("MIMAMORI_HOME")),
         "quality_suites": QualitySuites(home=dg.EnvVar("MIMAMORI_HOME")),
-        # dbt of this environment, whether or not the venv is on PATH (pipelines/dbt_command.py)
+        # dbt of this environment, whether or not the venv is on PATH (pipelines/linkage/dbt_command.py)
         "dbt": NightlyDbtCliResource(project_dir=dbt_project,
                                      dbt_executable=str(Path(sys.executable).with_name("mimamori-dbt"))),
     },
     executor=dg.in_process_executor,
 )
+
+# in the data's path: ingest → reviews, rights → linkage (dbt) → analysis, exports → governance → quality
+defs = dg.Definitions.merge(ingest, reviews, rights, linkage, analysis, exports, governance, quality, operations,
+                            resources)

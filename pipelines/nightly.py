@@ -13,9 +13,19 @@ from pathlib import Path
 from typing import Iterator
 
 import dagster as dg
+from dagster._core.nux import set_nux_seen
 
-TELEMETRY_OFF = {"DAGSTER_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-                 "GX_ANALYTICS_ENABLED": "false"}
+from pipelines.core.audit import AuditLog
+from pipelines.core.console import StepLines, captured_output, console_stream, first_error
+from pipelines.core.duckdb_env import extension_directory
+from pipelines.core.home import Home
+from pipelines.core.keys import secret
+from pipelines.core.lock import night_lock
+from pipelines.core.process import TELEMETRY_OFF
+from pipelines.core.resources import AS_OF_TAG
+from pipelines.linkage.dbt_command import warm_dbt_process
+from pipelines.linkage.manifest import ensure_dbt_manifest
+
 DAGSTER_YAML = """\
 # Written by mimamori: runs and event logs in SQLite under this folder (the embedded default).
 telemetry:
@@ -26,13 +36,13 @@ compute_logs:
   module: dagster._core.storage.noop_compute_log_manager
   class: NoOpComputeLogManager
 # Runs, schedules and event logs in SQLite under this folder (Dagster's defaults), the event log with one
-# database engine per file instead of one per event (pipelines/dagster_storage.py: 8 s of a 25 s night).
+# database engine per file instead of one per event (pipelines/core/dagster_storage.py: 8 s of a 25 s night).
 run_storage:
   module: dagster._core.storage.runs
   class: SqliteRunStorage
   config: {base_dir: "{dagster_home}/history"}
 event_log_storage:
-  module: pipelines.dagster_storage
+  module: pipelines.core.dagster_storage
   class: FastSqliteEventLogStorage
   config: {base_dir: "{dagster_home}/history/runs"}
 schedule_storage:
@@ -51,7 +61,7 @@ concurrency:
 
 def prepare_environment(home: Path, landing: Path) -> None:
     """The run's environment: the instance under HOME/.dagster, telemetry off, the home for dbt's profile."""
-    dagster_home = home / ".dagster"
+    dagster_home = Home(home).dagster
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
     wanted = DAGSTER_YAML.replace("{dagster_home}", str(dagster_home))
@@ -62,12 +72,8 @@ def prepare_environment(home: Path, landing: Path) -> None:
     os.environ.update({"DAGSTER_HOME": str(dagster_home), "MIMAMORI_HOME": str(home),
                        "MIMAMORI_LANDING": str(landing)})
     # The UI's first-visit dialog asks for an e-mail address for Dagster's newsletter: not for this office.
-    from dagster._core.nux import set_nux_seen
-
     set_nux_seen()
     os.environ.update(dbt_environment(home))
-    from pipelines.keys import secret
-
     secret(home, "restricted_db")  # created on the first night, before anything opens the store
 
 
@@ -75,8 +81,6 @@ def dbt_environment(home: Path) -> dict[str, str]:
     """What dbt's profile reads besides MIMAMORI_HOME: the packaged DuckDB extensions. The store's key is
     read by dbt's plugin from HOME/keys/ (or an operator's MIMAMORI_DB_KEY), so it is never put in this
     process's environment, where it would follow the process to the next home."""
-    from pipelines.duckdb_env import extension_directory
-
     return {"MIMAMORI_DUCKDB_EXTENSIONS": extension_directory()}
 
 
@@ -100,9 +104,7 @@ def close_killed_runs(instance: dg.DagsterInstance) -> list[str]:
 
 @contextmanager
 def _warm_dbt(home: Path, landing: Path) -> Iterator[None]:
-    """The night's environment, then its warm dbt process (``pipelines.dbt_command``) for the block."""
-    from pipelines.dbt_command import warm_dbt_process
-
+    """The night's environment, then its warm dbt process (``pipelines.linkage.dbt_command``) for the block."""
     prepare_environment(home, landing)
     with warm_dbt_process():
         yield
@@ -124,23 +126,19 @@ def run_nightly(home: Path, landing: Path, as_of: date, *, quiet: bool = False, 
     Prints a line per step and the summary (unless ``quiet``); Dagster's and dbt's logs go to
     HOME/logs/<as-of>_<run id>.log (also to the terminal with ``verbose``).
     """
-    from pipelines.audit import AuditLog
-    from pipelines.lock import night_lock
-
     home, landing = Path(home).resolve(), Path(landing).resolve()
     run_id = str(uuid.uuid4())
-    log = home / "logs" / f"{as_of.isoformat()}_{run_id}.log"
+    log = Home(home).run_log(as_of, run_id)
     with night_lock(home, as_of=as_of.isoformat(), run_id=run_id, wait=wait), _warm_dbt(home, landing):
-        from pipelines.cli import ensure_dbt_manifest
-        from pipelines.console import StepLines, captured_output, console_stream, first_error
-        from pipelines.definitions import defs  # while dbt imports in its warm process, on the other core
-        from pipelines.resources import AS_OF_TAG
-        from pipelines.summary import collect, print_summary
+        # imported once dbt's warm process has started: the definitions (every capability, pandera, Great
+        # Expectations' client) import on this core while dbt imports on the other
+        from pipelines.definitions import defs
+        from pipelines.quality.summary import collect, print_summary
 
         console = None if quiet else console_stream()
         if console:
             console.write(f"mimamori nightly — as of {as_of} — home {home}\n")
-        audit = AuditLog(home / "audit" / "audit.log")
+        audit = AuditLog(Home(home).audit_log)
         started = time.perf_counter()
         audit.append("run_started", as_of=as_of.isoformat(), landing=str(landing), run_id=run_id)
         with dg.DagsterInstance.get() as instance:
@@ -161,7 +159,7 @@ def run_nightly(home: Path, landing: Path, as_of: date, *, quiet: bool = False, 
         seconds = time.perf_counter() - started
         audit.append("run_finished", as_of=as_of.isoformat(), run_id=run_id, success=result.success,
                      seconds=round(seconds, 1))
-        error = None if result.success else first_error(result, home / "dbt" / "target")
+        error = None if result.success else first_error(result, Home(home).dbt_target)
         if console:
             summary = print_summary(home, landing, as_of, result, seconds, log, error, console)
             console.close()

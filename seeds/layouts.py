@@ -1,5 +1,5 @@
 """Example vendor layouts (`mimamori generate --layout vendor-a`): the generated municipality's files as two
-real systems might write them, with the layout files that connect them (pipelines/layouts.py).
+real systems might write them, with the layout files that connect them (pipelines/ingest/layouts.py).
 
 - 福祉 (fukushi) as a welfare system's CSV: its own headers, its own codes (制度ＣＤ 01…07), dates as yyyymmdd,
   file WELF_<YYYYMMDD>.csv in CP932.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.ingest import landing_files, read_extract, validate
+from pipelines.ingest.extracts import landing_files, read_extract, validate
 from seeds.generator import Rates, generate, school_year_start
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.nightly import TELEMETRY_OFF
+from pipelines.core.process import TELEMETRY_OFF
 
 os.environ.update(TELEMETRY_OFF)
 
@@ -22,7 +22,7 @@ SEED = 12  # a tiny municipality with planted multi-domain children in school an
 @pytest.fixture(scope="session", autouse=True)
 def dbt_manifest() -> Path:
     """dagster-dbt reads the manifest at import: parse before any test imports the definitions."""
-    from pipelines.cli import ensure_dbt_manifest
+    from pipelines.linkage.manifest import ensure_dbt_manifest
 
     return ensure_dbt_manifest()
 
@@ -61,7 +61,7 @@ def nightly_home(dirty_municipality, tmp_path_factory):
 
 def restricted(home: Path):
     """A read-only connection to the restricted store of a home."""
-    from pipelines.warehouse import connect
+    from pipelines.core.store import connect
 
     return connect(home, read_only=True)
 

@@ -4,7 +4,7 @@ import hashlib
 from datetime import date, timedelta
 from pathlib import Path
 
-from pipelines.ingest import landing_files, read_extract, validate
+from pipelines.ingest.extracts import landing_files, read_extract, validate
 
 
 def identifiers(landing: Path, as_of: date) -> set[str]:

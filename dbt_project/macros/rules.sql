@@ -1,6 +1,6 @@
 {# The rule set comes as vars (config/rules.yml); the run's as-of date T from MIMAMORI_AS_OF, read only
    when executing, so that a new date each night does not force dbt to re-parse the project
-   (pipelines/defs/linkage/vars.py). #}
+   (pipelines/linkage/vars.py). #}
 
 {% macro as_of() -%}
     {%- if execute -%}

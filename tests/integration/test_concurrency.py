@@ -71,7 +71,7 @@ def test_a_run_launched_by_dagster_while_a_night_holds_the_home_fails_at_once_na
 
     home = tmp_path / "home"
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path\n"
-                               "from pipelines.lock import night_lock\n"
+                               "from pipelines.core.lock import night_lock\n"
                                "with night_lock(Path(sys.argv[1]), as_of='2026-11-29'):\n"
                                "    print('held', flush=True); time.sleep(120)", str(home)],
                               stdout=subprocess.PIPE, text=True)

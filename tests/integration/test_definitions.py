@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.defs.linkage.vars import as_of_env, dbt_vars
+from pipelines.linkage.vars import as_of_env, dbt_vars
 from pipelines.nightly import dbt_environment
 from schemas.contract import EXTRACTS
 from tests.conftest import AS_OF

@@ -9,8 +9,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from pipelines import config
-from pipelines.export import EXPORT_COLUMNS
+from pipelines.core import config
+from pipelines.exports.lists import EXPORT_COLUMNS
 from pipelines.nightly import run_nightly
 from tests.conftest import AS_OF, restricted
 

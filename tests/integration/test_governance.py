@@ -15,8 +15,8 @@ import openpyxl
 import polars as pl
 import pytest
 
-from pipelines.analysis import suppress, tokenizer
-from pipelines.audit import AuditLog, verify
+from pipelines.analysis.marts import suppress, tokenizer
+from pipelines.core.audit import AuditLog, verify
 from tests.conftest import AS_OF, restricted
 from tests.identifiers import identifiers
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from pipelines import cli, config
-from pipelines.lab import RESEARCH_QUASI
+from pipelines.analysis.lab import RESEARCH_QUASI
 from tests.conftest import AS_OF, check_evaluations, restricted
 from tests.identifiers import identifiers
 

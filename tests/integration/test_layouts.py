@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.defs.ingest import assets as ingest_assets
-from pipelines.layouts import ENV
+from pipelines.ingest.layouts import ENV
 from pipelines.nightly import run_nightly
 from seeds.generator import generate
 from tests.conftest import AS_OF, SEED, restricted

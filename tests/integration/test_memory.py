@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from pipelines.config import operations
+from pipelines.core.config import operations
 from pipelines.nightly import run_nightly
-from pipelines.streaming import BATCH_ENV
+from pipelines.ingest.streaming import BATCH_ENV
 from tests.conftest import AS_OF, restricted
 
 pytestmark = pytest.mark.slow
@@ -64,7 +64,7 @@ def test_a_night_read_in_batches_makes_the_same_tables(nightly_home, batched_hom
 
 
 def test_the_second_night_kept_the_registrys_unchanged_rows_and_read_the_others(nightly_home, batched_home):
-    """(pipelines/line_index.py) — and made the same tables and files as above, which read it whole."""
+    """(pipelines/ingest/line_index.py) — and made the same tables and files as above, which read it whole."""
     first, second = KEPT[batched_home]
     with restricted(batched_home) as con:
         loaded, quarantined = con.execute("select rows_loaded, rows_quarantined from raw.load_log where "

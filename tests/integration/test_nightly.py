@@ -7,10 +7,10 @@ from datetime import timedelta
 import polars as pl
 import pytest
 
-from pipelines import config
-from pipelines.audit import AuditLog
+from pipelines.core import config
+from pipelines.core.audit import AuditLog
 from pipelines.nightly import run_nightly
-from pipelines.summary import render
+from pipelines.quality.summary import render
 from tests.conftest import AS_OF, check_evaluations, rerun_tonight, restricted
 
 
@@ -223,7 +223,7 @@ def test_a_delta_loaded_before_is_not_hashed_again_until_its_bytes_change(dirty_
     it is read and loaded again."""
     import os
 
-    from pipelines import ingest
+    from pipelines.ingest import extracts as ingest
     from pipelines.defs.ingest import assets
 
     landing, home = tmp_path / "landing", tmp_path / "home"

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from pipelines.defs.operations import freshness_checks, landing_sensor, nightly_schedule
+from pipelines.operations.schedules import freshness_checks, landing_sensor, nightly_schedule
 from pipelines.nightly import run_nightly
-from pipelines.resources import AS_OF_TAG, MimamoriHome, NightLock
+from pipelines.core.resources import AS_OF_TAG, MimamoriHome, NightLock
 from tests.conftest import AS_OF
 
 
@@ -91,7 +91,7 @@ def test_sensor_sees_returned_lists_and_runs_the_latest_night_again(tmp_path, cl
 
 
 def test_freshness_checks_warn_on_old_extracts(clean_municipality, tmp_path):
-    from pipelines.defs.ingest.assets import extract_assets
+    from pipelines.ingest.assets import extract_assets
 
     home = MimamoriHome(home=str(tmp_path / "home"), landing=str(clean_municipality / "landing"))
     jumin_fresh = next(c for c in freshness_checks if dg.AssetKey(["raw", "jumin"]) in
@@ -116,7 +116,7 @@ def test_a_run_that_fails_late_leaves_the_previous_exports_untouched(nightly_hom
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     assert before
 
-    import pipelines.export as export
+    import pipelines.exports.lists as export
 
     def crash(*args, **kwargs):
         raise RuntimeError("injected failure while writing the caseworkers' files")

@@ -77,7 +77,7 @@ def test_a_missing_glyph_is_caught():
     """The check above can fail: the same chart with a Latin-only font reports its missing glyphs."""
     import matplotlib.pyplot as plt
 
-    from pipelines.charts import Charts, cjk_font
+    from pipelines.core.charts import Charts, cjk_font
 
     assert cjk_font() == "Noto Sans CJK JP", "fonts-noto-cjk is installed by .ci/system-packages"
     charts = Charts()
@@ -113,7 +113,7 @@ def test_report_renders_in_chromium(nightly_home):
 
 
 def test_data_docs_load_nothing_from_the_internet_and_are_styled(nightly_home):
-    """GE's pages point at CDNs; ours at the same files beside them (pipelines/data_docs.py)."""
+    """GE's pages point at CDNs; ours at the same files beside them (pipelines/quality/data_docs.py)."""
     if not shutil.which("npm"):
         pytest.skip("npm is not installed: make could not fetch the Data Docs' styles")
     if not shutil.which("chromium"):

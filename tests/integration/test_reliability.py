@@ -13,9 +13,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from pipelines.audit import verify
+from pipelines.core.audit import verify
 from pipelines.nightly import run_nightly
-from pipelines.streaming import BATCH_ENV
+from pipelines.ingest.streaming import BATCH_ENV
 from tests.conftest import AS_OF, check_evaluations, restricted
 
 MIMAMORI = str(Path(sys.executable).with_name("mimamori"))
@@ -86,7 +86,7 @@ def test_a_department_that_sent_nothing_is_not_judged_and_every_reader_is_told(u
     assert fired == 0
     sentence = "健診データなし: 養育領域のうち C3 乳幼児健診未受診、健康領域は判定していません"
     assert facts_sheet(home)["判定していない項目"] == sentence + "。"
-    from pipelines.summary import render
+    from pipelines.quality.summary import render
 
     text = render(run.summary, home, landing)
     assert f"NO DATA kenshin (健診): no file; expected {landing / 'kenshin_YYYYMMDD.csv'}" in text and sentence in text

@@ -16,9 +16,9 @@ import duckdb
 import openpyxl
 import pytest
 
-from pipelines import config
-from pipelines.audit import AuditLog
-from pipelines.export import EXPORT_COLUMNS
+from pipelines.core import config
+from pipelines.core.audit import AuditLog
+from pipelines.exports.lists import EXPORT_COLUMNS
 from pipelines.nightly import run_nightly
 from tests.conftest import AS_OF, check_evaluations, restricted
 from tests.integration.test_nightly import materialization
@@ -237,7 +237,7 @@ def test_children_awaiting_review_too_long_are_overdue_in_the_summary_report_and
     assert not check.passed and check.severity.value == "WARN"
     assert f"00 こども家庭センター: {overdue}" in check.description
     assert night.summary["reviews"]["queue_by_office"]["00 こども家庭センター"]["overdue"] == overdue
-    from pipelines.summary import render
+    from pipelines.quality.summary import render
 
     assert f"{overdue:,} overdue (00 こども家庭センター: {overdue})" in render(night.summary, home, loop["landing"])
     report = (home / "reports" / later.isoformat() / "report.html").read_text(encoding="utf-8")

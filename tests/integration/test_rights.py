@@ -14,10 +14,10 @@ import duckdb
 import pytest
 
 from pipelines import cli, config
-from pipelines.analysis import tokenizer
-from pipelines.audit import AuditLog, verify
+from pipelines.analysis.marts import tokenizer
+from pipelines.core.audit import AuditLog, verify
 from pipelines.nightly import run_nightly
-from pipelines.rights import PERSON_TABLES
+from pipelines.rights.requests import PERSON_TABLES
 from tests.conftest import AS_OF, check_evaluations, restricted
 from tests.identifiers import identifiers
 from tests.integration.test_nightly import materialization
@@ -222,7 +222,7 @@ def next_night(rights, disclosure, tmp_path_factory):
 
     from datetime import datetime
 
-    from pipelines.resources import TOKYO
+    from pipelines.core.clock import TOKYO
 
     # 21 requests by one user today: 20 with the disclosure report above, or 21 when Tokyo's midnight came
     # between that report and now (the suite can run at any hour)
@@ -265,7 +265,7 @@ def test_twenty_one_requests_by_one_user_raise_the_access_alert(rights, next_nig
     assert not check.passed and check.severity.value == "WARN" and "21 requests" in check.description
     report = (rights["home"] / "reports" / TOMORROW.isoformat() / "report.html").read_text(encoding="utf-8")
     assert f"{alert['user']}: 21 re-identifications and disclosure reports" in report
-    from pipelines.summary import render
+    from pipelines.quality.summary import render
 
     assert "ACCESS ALERT" in render(next_night.summary, rights["home"], rights["landing"])
 

@@ -20,7 +20,7 @@ SIGNAL_COLUMNS = ["address_code", "age", "school_code", "signal_ids", "domain_co
 
 @pytest.fixture(scope="module")
 def spark_night(nightly_home, tmp_path_factory):
-    from pipelines.spark import build, export_raw
+    from pipelines.linkage.spark import build, export_raw
 
     assert shutil.which("java"), "Spark needs Java 17: .ci/system-packages installs openjdk-17-jre-headless"
     folder = tmp_path_factory.mktemp("spark")
@@ -37,7 +37,7 @@ def _duckdb(home, table: str, columns: list[str]) -> pl.DataFrame:
 
 
 def _spark(warehouse, table: str, columns: list[str]) -> pl.DataFrame:
-    from pipelines.spark import read_table
+    from pipelines.linkage.spark import read_table
 
     return read_table(warehouse, "marts", table).select(columns).sort("address_code")
 

@@ -6,8 +6,9 @@ from datetime import timedelta
 import polars as pl
 import pytest
 
-from pipelines.ingest import ExtractFile, landing_files, read_extract, validate
-from pipelines.warehouse import connect, upsert_delta
+from pipelines.ingest.extracts import ExtractFile, landing_files, read_extract, validate
+from pipelines.core.store import connect
+from pipelines.ingest.load import upsert_delta
 from schemas.contract import EXTRACTS
 from tests.conftest import AS_OF
 
@@ -57,7 +58,7 @@ def test_the_packaged_httpfs_is_checked_once_and_a_tampered_copy_is_refused(tmp_
 
     import duckdb
 
-    from pipelines.duckdb_env import extension_directory, verify_extensions
+    from pipelines.core.duckdb_env import extension_directory, verify_extensions
 
     packaged = next(Path(extension_directory()).rglob("httpfs.duckdb_extension"))
     copy = tmp_path / "extensions" / packaged.relative_to(extension_directory())

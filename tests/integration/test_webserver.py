@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from pipelines.nightly import TELEMETRY_OFF, dbt_environment
+from pipelines.core.process import TELEMETRY_OFF
+from pipelines.nightly import dbt_environment
 from schemas.contract import EXTRACTS
 
 PROJECT = Path(__file__).resolve().parents[2]

@@ -1,7 +1,7 @@
 """The access alert (rights.md): more than the limit of re-identifications and disclosure reports by one user
 in a day, counted since the previous night finished — by place in the audit log, whose stamps are seconds."""
 
-from pipelines.rights import access_alerts
+from pipelines.rights.requests import access_alerts
 
 SECOND = "2026-12-01T03:00:00+00:00"  # 12:00 in Tokyo
 LATER = "2026-12-01T03:01:00+00:00"

@@ -33,7 +33,7 @@ def dbt(project: Path, *args: str, **variables):
     """dbt run in this process (dbt's import once, not per run), its DuckDB file closed after it."""
     from dbt.cli.main import dbtRunner
 
-    from pipelines.dbt_command import close_duckdb
+    from pipelines.linkage.dbt_command import close_duckdb
 
     try:
         return dbtRunner().invoke(["run", "--project-dir", str(project), "--profiles-dir", str(project),

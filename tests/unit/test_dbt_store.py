@@ -12,9 +12,9 @@ SCRIPT = r"""
 import os, sys
 from pathlib import Path
 import duckdb
-from pipelines.dbt_store import Plugin
-from pipelines.duckdb_env import extension_directory
-from pipelines.keys import secret
+from pipelines.linkage.dbt_store import Plugin
+from pipelines.core.duckdb_env import extension_directory
+from pipelines.core.keys import secret
 
 home = Path(sys.argv[1])
 (home / "warehouse").mkdir(parents=True)
@@ -22,10 +22,10 @@ secret(home, "restricted_db", create=True)
 os.environ["MIMAMORI_HOME"] = str(home)
 con = duckdb.connect(config={"extension_directory": extension_directory(), "autoinstall_known_extensions": False})
 con.execute("LOAD httpfs")
-Plugin("pipelines.dbt_store", {}).configure_connection(con)
+Plugin("pipelines.linkage.dbt_store", {}).configure_connection(con)
 con.execute("CREATE TABLE restricted.main.t AS SELECT 42 AS x")
 print(con.execute("SELECT x FROM restricted.main.t").fetchone()[0],
-      sorted(m for m in ("polars", "pandera", "pipelines.ingest", "pipelines.warehouse", "pandas")
+      sorted(m for m in ("polars", "pandera", "pipelines.ingest.extracts", "pipelines.core.store", "pandas")
              if m in sys.modules))
 """
 
@@ -40,8 +40,8 @@ def test_the_plugin_attaches_the_encrypted_store_without_importing_the_ingest_or
 
 
 def test_a_wrong_key_is_named_as_such_and_never_shown(tmp_path):
-    from pipelines.dbt_store import attach_encrypted
-    from pipelines.duckdb_env import extension_directory
+    from pipelines.linkage.dbt_store import attach_encrypted
+    from pipelines.core.duckdb_env import extension_directory
 
     path = tmp_path / "store.duckdb"
     con = duckdb.connect(config={"extension_directory": extension_directory(), "autoinstall_known_extensions": False})

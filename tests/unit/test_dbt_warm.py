@@ -1,4 +1,4 @@
-"""The night's warm dbt process (pipelines.dbt_command): `mimamori-dbt` hands it one command, which runs
+"""The night's warm dbt process (pipelines.linkage.dbt_command): `mimamori-dbt` hands it one command, which runs
 there with the command's output, exit code, folder and environment; anything else runs dbt as before, and
 neither a killed command nor an unused warm process leaves dbt running."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.dbt_command import SERVER_ENV, warm_dbt_process
+from pipelines.linkage.dbt_command import SERVER_ENV, warm_dbt_process
 from tests.unit.test_exit import _dbt_project
 
 MIMAMORI_DBT = str(Path(sys.executable).with_name("mimamori-dbt"))
@@ -107,7 +107,7 @@ def test_no_place_for_the_socket_means_no_warm_process_not_a_failed_night(tmp_pa
 def test_a_killed_nights_socket_folder_is_removed_by_the_next_night(tmp_path, monkeypatch):
     import tempfile
 
-    from pipelines.dbt_command import FOLDER_PREFIX
+    from pipelines.linkage.dbt_command import FOLDER_PREFIX
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)

@@ -8,7 +8,7 @@ import textwrap
 def test_exit_without_teardown_runs_exit_handlers_waits_for_threads_and_keeps_the_code(tmp_path):
     script = textwrap.dedent(f"""
         import atexit, logging, sys, threading, time
-        from pipelines.cli import exit_without_teardown
+        from pipelines.core.process import exit_without_teardown
 
         logging.basicConfig(filename={str(tmp_path / "log.txt")!r}, level=logging.INFO)
         logging.info("logged before the exit")  # flushed by logging's exit handler
@@ -80,7 +80,7 @@ def test_the_commands_collect_cycles_less_often():
     """The nightly's processes raise the cycle collector's thresholds (and only those processes)."""
     import gc
 
-    from pipelines.cli import GC_THRESHOLDS
+    from pipelines.core.process import GC_THRESHOLDS
 
     script = ("import gc, pipelines.cli as cli\n"
               "cli.main = lambda: print(gc.get_threshold()) or 0\n"

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from pipelines.ingest import landing_files, read_extract, validate
+from pipelines.ingest.extracts import landing_files, read_extract, validate
 from schemas.contract import EXTRACTS
 from seeds.generator import generate
 from seeds.rates import measure

@@ -1,4 +1,4 @@
-"""Great Expectations' worker process (pipelines/gx_worker.py): real GE, real processes."""
+"""Great Expectations' worker process (pipelines/quality/gx_worker.py): real GE, real processes."""
 
 import os
 import signal
@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.gx_worker import SuiteRun, SuitesWorker, WorkerFailed
-from pipelines.resources import QualitySuites
+from pipelines.quality.gx_worker import SuiteRun, SuitesWorker, WorkerFailed
+from pipelines.quality.resources import QualitySuites
 
 
 def _codes_run(values: list[str]) -> SuiteRun:
@@ -85,7 +85,7 @@ def _asked(worker: SuitesWorker, runs: list[SuiteRun]):
     """The report's pending verdicts (quality.Evaluation) on ``runs``, sent to ``worker``."""
     import polars as pl
 
-    from pipelines.quality import Evaluation
+    from pipelines.quality.expectations import Evaluation
 
     worker.send(runs)
     return Evaluation(pl.DataFrame(schema={"extract": pl.String}), pl.DataFrame({"measure": ["m"], "link_rate": [1.0]}),
@@ -149,7 +149,7 @@ def test_a_killed_night_takes_its_worker_with_it(tmp_path):
     """The worker ends when its stdin closes: a night killed with SIGKILL leaves no GE process behind."""
     parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
-        from pipelines.gx_worker import SuitesWorker
+        from pipelines.quality.gx_worker import SuitesWorker
         worker = SuitesWorker({str(tmp_path / "gx")!r})
         print(worker.process.pid, flush=True)
         time.sleep(600)

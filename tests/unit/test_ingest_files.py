@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.ingest import ExtractFile, ExtractRejected, read_extract, validate, write_quarantine
+from pipelines.ingest.extracts import ExtractFile, ExtractRejected, read_extract, validate, write_quarantine
 
 AS_OF = date(2026, 11, 30)
 JUMIN_HEADER = "宛名番号,世帯番号,氏名,氏名カナ,生年月日,性別,続柄,住所,町丁目コード,住民状態,異動事由,異動日"
@@ -231,14 +231,14 @@ def test_every_schema_rule_of_the_other_extracts(tmp_path):
 @pytest.fixture
 def decode_in_children(monkeypatch):
     """Every file large enough to be decoded in child processes (normally from 32 MB), three of them."""
-    import pipelines.ingest
+    import pipelines.ingest.extracts
 
-    monkeypatch.setattr(pipelines.ingest, "PARALLEL_FROM", 0)
-    monkeypatch.setattr(pipelines.ingest.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(pipelines.ingest.extracts, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(pipelines.ingest.extracts.os, "cpu_count", lambda: 3)
 
 
 def test_decoding_in_child_processes_gives_the_same_bytes(clean_municipality, decode_in_children):
-    from pipelines.ingest import transcode, _transcode_in_children
+    from pipelines.ingest.extracts import transcode, _transcode_in_children
 
     path = clean_municipality / "landing" / "shukketsu_20261129.csv"
     data = path.read_bytes()
@@ -258,7 +258,7 @@ def test_a_bad_byte_late_in_a_large_file_is_found_at_its_line(clean_municipality
 
 
 def test_a_utf8_file_with_bom_decodes_in_children_from_after_the_bom(dirty_municipality, decode_in_children):
-    from pipelines.ingest import BOM, _transcode_in_children, decode
+    from pipelines.ingest.extracts import BOM, _transcode_in_children, decode
 
     path = next(p for p in sorted((dirty_municipality / "landing").glob("*.csv")) if p.read_bytes()[:3] == BOM)
     data = path.read_bytes()
@@ -270,7 +270,7 @@ def test_a_file_changed_a_moment_ago_has_no_fingerprint_yet(tmp_path, monkeypatc
     """Within the clock tick of a write, a second write could leave the times as they were: no fingerprint."""
     import time
 
-    from pipelines import ingest
+    from pipelines.ingest import extracts as ingest
 
     path = tmp_path / "shukketsu_20261130.csv"
     path.write_bytes(b"x")

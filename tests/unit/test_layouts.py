@@ -1,4 +1,4 @@
-"""Layout files (pipelines/layouts.py): each error names the file, the key and the problem; fixed-width
+"""Layout files (pipelines/ingest/layouts.py): each error names the file, the key and the problem; fixed-width
 CP932 records are cut by byte ranges, and a cut character or a short record is a row error with its reason."""
 
 from datetime import date
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.ingest import ExtractFile, read_with_layout, validate
-from pipelines.layouts import LayoutError, load_layout
+from pipelines.ingest.extracts import ExtractFile, read_with_layout, validate
+from pipelines.ingest.layouts import LayoutError, load_layout
 
 FIXED = {"extract": "gakureibo", "file": "GAKU{YYYYMMDD}.DAT", "encoding": "cp932", "format": "fixed",
          "columns": {"宛名番号": {"bytes": [1, 15]}, "児童生徒番号": {"bytes": [16, 25]}, "学校コード": {"bytes": [26, 38]},

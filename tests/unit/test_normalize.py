@@ -5,7 +5,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from pipelines.normalize import PROBLEMS, normalise, normalise_column, parse_date, parse_fiscal_year
+from pipelines.ingest.normalize import PROBLEMS, normalise, normalise_column, parse_date, parse_fiscal_year
 from schemas.contract import EXTRACTS
 
 

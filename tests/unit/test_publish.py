@@ -5,7 +5,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from pipelines.analysis import publish
+from pipelines.analysis.marts import publish
 
 NIGHT_1, NIGHT_2 = date(2026, 11, 29), date(2026, 11, 30)
 

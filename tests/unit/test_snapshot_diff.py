@@ -1,5 +1,5 @@
 """A registry loaded as a diff against the file its table holds gives the table, quarantine, reasons and
-counts that loading the same file whole gives (pipelines/line_index.py) — whatever changed between the two
+counts that loading the same file whole gives (pipelines/ingest/line_index.py) — whatever changed between the two
 files (lines edited, moved, removed, added, repeated, bad, blank) and whatever happened to the table since
 (rows corrected, set aside, purged), at any batch size; and a file it cannot diff is read whole."""
 
@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.ingest import ExtractFile
-from pipelines.line_index import index_table
-from pipelines.streaming import validate_in_batches
-from pipelines.warehouse import connect, log_file, replace_snapshot
+from pipelines.ingest.extracts import ExtractFile
+from pipelines.ingest.line_index import index_table
+from pipelines.ingest.streaming import validate_in_batches
+from pipelines.core.store import connect
+from pipelines.ingest.load import log_file, replace_snapshot
 from schemas.contract import EXTRACTS
 from schemas.extracts import SCHEMAS
 from tests.unit.test_streaming import JUMIN, person
@@ -134,7 +135,8 @@ def test_unchanged_lines_are_kept_and_only_the_others_read(tmp_path, monkeypatch
     rows[100] = person(10_100, name="転居 後")
     rows.insert(5, person(77_777))
     read = []
-    from pipelines import ingest, streaming
+    from pipelines.ingest import extracts as ingest
+    from pipelines.ingest import streaming
     original = ingest.parse_body
 
     def counting(file, body, *args, **kwargs):
@@ -151,7 +153,7 @@ def test_unchanged_lines_are_kept_and_only_the_others_read(tmp_path, monkeypatch
 
 @pytest.mark.parametrize("change", ["header", "encoding", "code", "older file"])
 def test_a_file_that_cannot_be_diffed_is_read_whole(tmp_path, monkeypatch, change):
-    from pipelines import line_index
+    from pipelines.ingest.extracts import line_index
 
     rows = [person(10_000 + i) for i in range(200)]
     home, day = tmp_path / "home", FIRST + timedelta(days=1)
@@ -184,7 +186,7 @@ def test_a_load_without_an_index_drops_the_old_one(tmp_path):
         assert con.execute(f"SELECT count(*) FROM {index_table('jumin')}").fetchone()[0] == 200  # the lines after the header
     rows.insert(0, person(88_888))
     load(home, write(tmp_path / "2", FIRST + timedelta(days=1), rows), 10**8)  # one batch: indexed too
-    from pipelines.ingest import read_extract, validate
+    from pipelines.ingest.extracts import read_extract, validate
 
     file = write(tmp_path / "3", FIRST + timedelta(days=2), rows[1:])
     with connect(home) as con:

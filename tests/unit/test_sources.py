@@ -1,4 +1,4 @@
-"""Which file a department's table stands for (pipelines.sources.data_in_use), as the lists, the report
+"""Which file a department's table stands for (pipelines.ingest.sources.data_in_use), as the lists, the report
 and the summary say it."""
 
 from datetime import date
@@ -6,7 +6,7 @@ from datetime import date
 import duckdb
 import pytest
 
-from pipelines.sources import data_in_use
+from pipelines.ingest.sources import data_in_use
 from schemas.contract import EXTRACTS
 
 

@@ -1,1 +1,0 @@
-"""Dagster definitions, one folder per step of the data's path: ingest → linkage (dbt) → export."""

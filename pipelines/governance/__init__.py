@@ -1,0 +1,1 @@
+"""Governance (governance.md): retention and the purge of what must no longer be kept."""
