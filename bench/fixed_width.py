@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipelines.ingest.extracts import ExtractFile, read_with_layout, validate  # noqa: E402
 from pipelines.ingest.layouts import ENV, load_layout  # noqa: E402
-from seeds.generator import MunicipalityGenerator, World, ExtractWriter  # noqa: E402
+from seeds.generator import ExtractWriter, MunicipalityGenerator, World  # noqa: E402
 
 FIELDS = {"児童生徒番号": (1, 10), "学校コード": (11, 23), "日付": (24, 31), "出欠区分": (32, 39), "欠席理由": (40, 49),
           "保健室利用": (50, 50)}

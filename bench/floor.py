@@ -33,12 +33,12 @@ sys.path.insert(0, str(PROJECT))
 
 import duckdb  # noqa: E402
 
+from pipelines.core.duckdb_env import extension_directory  # noqa: E402
+from pipelines.core.process import TELEMETRY_OFF  # noqa: E402
+from pipelines.ingest.extracts import decode, landing_files  # noqa: E402
+from pipelines.linkage.vars import as_of_env, dbt_vars  # noqa: E402
 from pipelines.reviews import returns as reviews  # noqa: E402
 from pipelines.rights import requests as rights  # noqa: E402
-from pipelines.linkage.vars import as_of_env, dbt_vars  # noqa: E402
-from pipelines.ingest.extracts import decode, landing_files  # noqa: E402
-from pipelines.core.process import TELEMETRY_OFF  # noqa: E402
-from pipelines.core.duckdb_env import extension_directory  # noqa: E402
 from schemas.contract import EXTRACTS  # noqa: E402
 
 

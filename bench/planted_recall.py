@@ -15,8 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.nightly import run_nightly
 from pipelines.core.store import connect
+from pipelines.nightly import run_nightly
 from seeds.generator import generate
 
 

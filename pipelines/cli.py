@@ -92,7 +92,7 @@ def cmd_reidentify(args: argparse.Namespace) -> int:
     home = Path(args.home).resolve()
     purpose = args.purpose or config.governance()["purpose"]
     if not key_path(home, f"pseudonym_{purpose}").exists():
-        print(f"mimamori reidentify: no key for purpose {purpose!r} under {home / 'keys'}: "
+        print(f"mimamori reidentify: no key for purpose {purpose!r} under {Home(home).keys}: "
               "only the central data manager can re-identify", file=sys.stderr)
         return 2
     reason = args.reason.strip()

@@ -13,7 +13,7 @@
       quarantine/<T>/               rows and files set aside, with their reasons
       exports/<T>/                  the caseworkers' lists
       reports/<T>/                  the nightly report, the summary, the quality measures
-      reports/great_expectations/   Great Expectations' context and Data Docs
+      reports/great_expectations/   Great Expectations' context and Data Docs, its worker's log
       reports/rules/<version>/      the rule lab's evaluations
       disclosures/                  開示 reports (owner-only)
 
@@ -111,6 +111,11 @@ class Home:
     @property
     def great_expectations(self) -> Path:
         return self.reports_root / "great_expectations"
+
+    @property
+    def gx_worker_log(self) -> Path:
+        """What Great Expectations' worker process prints (named in any error of the worker)."""
+        return self.great_expectations / "worker.log"
 
     def rules_evaluation(self, version: str) -> Path:
         return self.reports_root / "rules" / str(version)

@@ -26,7 +26,7 @@ class Plugin(BasePlugin):
         home = Path(os.environ["MIMAMORI_HOME"])
         limit_memory(conn, Home(home).spill)
         if self.store == "analysis":  # the lab reads the analysts' store, never writes it
-            conn.execute(f"ATTACH '{home / 'warehouse' / 'analysis.duckdb'}' AS analysis (READ_ONLY)")
+            conn.execute(f"ATTACH '{Home(home).analysis_store}' AS analysis (READ_ONLY)")
             return
         attach_encrypted(conn, Home(home).restricted_store, "restricted",
                          secret(home, "restricted_db", create=False))

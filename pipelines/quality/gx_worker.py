@@ -54,10 +54,10 @@ class WorkerFailed(RuntimeError):
 class SuitesWorker:
     """The worker process for one GE project (HOME/reports/great_expectations)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, log: Path):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self.log = self.root / "worker.log"
+        self.log = Path(log)
         self._stderr = open(self.log, "wb")
         self.import_wait: float | None = None  # how long the last request waited for GE's import
         self._sent, self._pending = 0.0, False

@@ -29,7 +29,7 @@ class QualitySuites(dg.ConfigurableResource):
             self._worker.close()
             self._worker = None
         if self._worker is None:
-            self._worker = SuitesWorker(Home(self.home).great_expectations)
+            self._worker = SuitesWorker(Home(self.home).great_expectations, Home(self.home).gx_worker_log)
         return self._worker
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from schemas.contract import EXTRACTS
-from tests.conftest import AS_OF
+from tests.helpers import AS_OF
 
 MIMAMORI = str(Path(sys.executable).with_name("mimamori"))
 

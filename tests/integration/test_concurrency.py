@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AS_OF
-from tests.integration.test_reliability import MIMAMORI, nightly
+from tests.helpers import AS_OF, MIMAMORI, nightly
 
 
 def wait_for_lock_holder(home: Path, timeout: float = 60) -> dict:

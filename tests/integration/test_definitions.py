@@ -11,7 +11,7 @@ import dagster as dg
 from pipelines.linkage.vars import as_of_env, dbt_vars
 from pipelines.nightly import dbt_environment
 from schemas.contract import EXTRACTS
-from tests.conftest import AS_OF
+from tests.helpers import AS_OF
 
 
 def test_definitions_load_with_one_job_and_every_extract_asset():

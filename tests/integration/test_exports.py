@@ -12,7 +12,7 @@ import pytest
 from pipelines.core import config
 from pipelines.exports.lists import EXPORT_COLUMNS
 from pipelines.nightly import run_nightly
-from tests.conftest import AS_OF, restricted
+from tests.helpers import AS_OF, restricted
 
 
 def export_files(home: Path, suffix: str) -> list[Path]:

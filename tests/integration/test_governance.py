@@ -17,8 +17,7 @@ import pytest
 
 from pipelines.analysis.marts import suppress, tokenizer
 from pipelines.core.audit import AuditLog, verify
-from tests.conftest import AS_OF, restricted
-from tests.identifiers import identifiers
+from tests.helpers import AS_OF, identifiers, restricted
 
 MIMAMORI = str(Path(sys.executable).with_name("mimamori"))
 

@@ -12,10 +12,10 @@ import polars as pl
 import pytest
 import yaml
 
-from pipelines import cli, config
+from pipelines import cli
 from pipelines.analysis.lab import RESEARCH_QUASI
-from tests.conftest import AS_OF, check_evaluations, restricted
-from tests.identifiers import identifiers
+from pipelines.core import config
+from tests.helpers import AS_OF, check_evaluations, identifiers, restricted
 
 
 def candidate(tmp_path: Path, version: str, **changes) -> Path:

@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from pipelines.defs.ingest import assets as ingest_assets
+
 from pipelines.ingest.layouts import ENV
 from pipelines.nightly import run_nightly
 from seeds.generator import generate
-from tests.conftest import AS_OF, SEED, restricted
+from tests.helpers import AS_OF, SEED, restricted
 
 MIMAMORI = str(Path(sys.executable).with_name("mimamori"))
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 
 from pipelines.core.config import operations
-from pipelines.nightly import run_nightly
 from pipelines.ingest.streaming import BATCH_ENV
-from tests.conftest import AS_OF, restricted
+from pipelines.nightly import run_nightly
+from tests.helpers import AS_OF, restricted
 
 pytestmark = pytest.mark.slow
 
@@ -118,7 +118,7 @@ def test_a_diff_killed_in_its_load_leaves_yesterdays_registry_and_running_again_
     unchanged rows and makes the tables the uninterrupted nights made."""
     import signal
 
-    from tests.integration.test_reliability import nightly
+    from tests.helpers import nightly
 
     home, landing = tmp_path / "home", nightly_home["landing"]
     os.environ[BATCH_ENV] = str(BATCH)

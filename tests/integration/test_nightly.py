@@ -11,19 +11,11 @@ from pipelines.core import config
 from pipelines.core.audit import AuditLog
 from pipelines.nightly import run_nightly
 from pipelines.quality.summary import render
-from tests.conftest import AS_OF, check_evaluations, rerun_tonight, restricted
+from tests.helpers import AS_OF, check_evaluations, materialization, rerun_tonight, restricted
 
 
 def checks(result) -> dict[str, bool]:
     return {key: evaluation.passed for key, evaluation in check_evaluations(result).items()}
-
-
-def materialization(result, key: str) -> dict:
-    for e in result.all_events:
-        if e.event_type_value == "ASSET_MATERIALIZATION" and \
-                e.event_specific_data.materialization.asset_key.to_user_string() == key:
-            return {k: v.value for k, v in e.event_specific_data.materialization.metadata.items()}
-    raise KeyError(key)
 
 
 def test_both_nights_succeed_and_make_the_list(nightly_home):
@@ -223,8 +215,9 @@ def test_a_delta_loaded_before_is_not_hashed_again_until_its_bytes_change(dirty_
     it is read and loaded again."""
     import os
 
-    from pipelines.ingest import extracts as ingest
     from pipelines.defs.ingest import assets
+
+    from pipelines.ingest import extracts as ingest
 
     landing, home = tmp_path / "landing", tmp_path / "home"
     shutil.copytree(dirty_municipality / "landing", landing)

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from pipelines.operations.schedules import freshness_checks, landing_sensor, nightly_schedule
-from pipelines.nightly import run_nightly
 from pipelines.core.resources import AS_OF_TAG, MimamoriHome, NightLock
-from tests.conftest import AS_OF
+from pipelines.nightly import run_nightly
+from pipelines.operations.schedules import freshness_checks, landing_sensor, nightly_schedule
+from tests.helpers import AS_OF
 
 
 def test_schedule_ticks_at_two_in_tokyo_for_the_day_before():

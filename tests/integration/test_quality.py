@@ -8,8 +8,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from tests.conftest import AS_OF, check_evaluations, rerun_tonight, restricted
-from tests.identifiers import identifiers
+from tests.helpers import AS_OF, check_evaluations, identifiers, rerun_tonight, restricted
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -68,7 +67,7 @@ def test_report_holds_no_identifying_value(nightly_home):
 
 def test_report_charts_draw_every_japanese_glyph(nightly_home):
     """matplotlib's default font has no kana or kanji (□ in the picture): the CJK font must be used."""
-    from tests.integration.test_nightly import materialization
+    from tests.helpers import materialization
 
     assert materialization(nightly_home["second"].result, "quality/nightly_report")["missing_glyphs"] == 0
 

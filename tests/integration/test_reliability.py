@@ -2,11 +2,9 @@
 time, and kills at the worst moments. Real nights of the tiny municipality, through the real CLI where a
 process has to die or to wait."""
 
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,19 +12,9 @@ import openpyxl
 import pytest
 
 from pipelines.core.audit import verify
-from pipelines.nightly import run_nightly
 from pipelines.ingest.streaming import BATCH_ENV
-from tests.conftest import AS_OF, check_evaluations, restricted
-
-MIMAMORI = str(Path(sys.executable).with_name("mimamori"))
-
-
-def nightly(landing: Path, home: Path, *args: str, env: dict | None = None, timeout: float = 600,
-            **popen) -> subprocess.CompletedProcess:
-    """`mimamori nightly` in its own process group (a failpoint kills the group: the night, dbt, all)."""
-    return subprocess.run([MIMAMORI, "nightly", "--landing", str(landing), "--home", str(home),
-                           "--as-of", str(AS_OF), *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})}, start_new_session=True, **popen)
+from pipelines.nightly import run_nightly
+from tests.helpers import AS_OF, MIMAMORI, check_evaluations, nightly, restricted
 
 
 def drop_column(path: Path, column: str) -> None:

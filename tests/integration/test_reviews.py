@@ -20,8 +20,7 @@ from pipelines.core import config
 from pipelines.core.audit import AuditLog
 from pipelines.exports.lists import EXPORT_COLUMNS
 from pipelines.nightly import run_nightly
-from tests.conftest import AS_OF, check_evaluations, restricted
-from tests.integration.test_nightly import materialization
+from tests.helpers import AS_OF, check_evaluations, materialization, restricted
 
 YESTERDAY = AS_OF - timedelta(days=1)
 ROLES = ["A 要支援", "B 見守り", "C 支援不要", "D 支援不要 then a new signal", "E 対象外", "F unknown result",

@@ -13,14 +13,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines import cli, config
+from pipelines import cli
 from pipelines.analysis.marts import tokenizer
+from pipelines.core import config
 from pipelines.core.audit import AuditLog, verify
 from pipelines.nightly import run_nightly
 from pipelines.rights.requests import PERSON_TABLES
-from tests.conftest import AS_OF, check_evaluations, restricted
-from tests.identifiers import identifiers
-from tests.integration.test_nightly import materialization
+from tests.helpers import AS_OF, check_evaluations, identifiers, materialization, restricted
 
 YESTERDAY, TOMORROW = AS_OF - timedelta(days=1), AS_OF + timedelta(days=1)
 
@@ -219,7 +218,6 @@ def next_night(rights, disclosure, tmp_path_factory):
     con.close()
     import contextlib
     import io
-
     from datetime import datetime
 
     from pipelines.core.clock import TOKYO

@@ -8,7 +8,7 @@ import shutil
 import polars as pl
 import pytest
 
-from tests.conftest import AS_OF, restricted
+from tests.helpers import AS_OF, restricted
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

@@ -6,11 +6,11 @@ from datetime import timedelta
 import polars as pl
 import pytest
 
-from pipelines.ingest.extracts import ExtractFile, landing_files, read_extract, validate
 from pipelines.core.store import connect
+from pipelines.ingest.extracts import ExtractFile, landing_files, read_extract, validate
 from pipelines.ingest.load import upsert_delta
 from schemas.contract import EXTRACTS
-from tests.conftest import AS_OF
+from tests.helpers import AS_OF
 
 
 @pytest.fixture

@@ -40,8 +40,8 @@ def test_the_plugin_attaches_the_encrypted_store_without_importing_the_ingest_or
 
 
 def test_a_wrong_key_is_named_as_such_and_never_shown(tmp_path):
-    from pipelines.linkage.dbt_store import attach_encrypted
     from pipelines.core.duckdb_env import extension_directory
+    from pipelines.linkage.dbt_store import attach_encrypted
 
     path = tmp_path / "store.duckdb"
     con = duckdb.connect(config={"extension_directory": extension_directory(), "autoinstall_known_extensions": False})

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.linkage.dbt_command import SERVER_ENV, warm_dbt_process
-from tests.unit.test_exit import _dbt_project
+from tests.helpers import tiny_dbt_project
 
 MIMAMORI_DBT = str(Path(sys.executable).with_name("mimamori-dbt"))
 
@@ -31,8 +31,8 @@ def _run(root: Path, *extra: str) -> tuple[subprocess.CompletedProcess, set[int]
 
 def test_one_command_runs_in_the_warm_process_with_its_output_and_exit_code_the_next_runs_alone(tmp_path):
     good, bad = tmp_path / "good", tmp_path / "bad"
-    _dbt_project(good, "select 42 as answer")
-    _dbt_project(bad, "select * from a_table_that_is_not_there")
+    tiny_dbt_project(good, "select 42 as answer")
+    tiny_dbt_project(bad, "select * from a_table_that_is_not_there")
     with warm_dbt_process() as server:
         failed, pids = _run(bad)
         assert failed.returncode == 1 and "a_table_that_is_not_there" in failed.stdout
@@ -51,7 +51,7 @@ def test_one_command_runs_in_the_warm_process_with_its_output_and_exit_code_the_
 
 def test_a_warm_process_that_died_leaves_the_command_to_run_dbt_itself(tmp_path):
     good = tmp_path / "good"
-    _dbt_project(good, "select 42 as answer")
+    tiny_dbt_project(good, "select 42 as answer")
     with warm_dbt_process() as server:
         server.kill()  # out of memory, say, before the night's dbt
         server.wait()
@@ -70,7 +70,7 @@ def test_an_unused_warm_process_ends_with_the_night_and_leaves_nothing():
 
 
 def _slow_project(root: Path) -> None:
-    _dbt_project(root, "select sum(a.range * b.range) as n from range(40000) a, range(40000) b")  # seconds of work
+    tiny_dbt_project(root, "select sum(a.range * b.range) as n from range(40000) a, range(40000) b")  # seconds of work
 
 
 def _started(client: subprocess.Popen, timeout: float = 60) -> None:

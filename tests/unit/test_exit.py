@@ -4,6 +4,8 @@ import subprocess
 import sys
 import textwrap
 
+from tests.helpers import tiny_dbt_project
+
 
 def test_exit_without_teardown_runs_exit_handlers_waits_for_threads_and_keeps_the_code(tmp_path):
     script = textwrap.dedent(f"""
@@ -38,15 +40,6 @@ def test_the_console_script_is_the_exit_without_teardown():
     assert script.value == "pipelines.cli:run"
 
 
-def _dbt_project(root, model_sql: str):
-    (root / "models").mkdir(parents=True)
-    (root / "dbt_project.yml").write_text("name: tiny\nversion: '1.0.0'\nconfig-version: 2\nprofile: tiny\n"
-                                          "flags: {send_anonymous_usage_stats: false}\n")
-    (root / "profiles.yml").write_text(f"tiny:\n  target: t\n  outputs:\n    t:\n      type: duckdb\n"
-                                       f"      path: {root / 'tiny.duckdb'}\n      threads: 1\n")
-    (root / "models" / "answer.sql").write_text("{{ config(materialized='table') }}\n" + model_sql)
-
-
 def _mimamori_dbt(root):
     from pathlib import Path
 
@@ -61,7 +54,7 @@ def test_mimamori_dbt_is_dbt_and_leaves_its_database_closed(tmp_path):
     import duckdb
 
     good = tmp_path / "good"
-    _dbt_project(good, "select 42 as answer")
+    tiny_dbt_project(good, "select 42 as answer")
     run = _mimamori_dbt(good)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Completed successfully" in run.stdout
@@ -70,7 +63,7 @@ def test_mimamori_dbt_is_dbt_and_leaves_its_database_closed(tmp_path):
         assert con.execute("select answer from main.answer").fetchall() == [(42,)]
 
     bad = tmp_path / "bad"
-    _dbt_project(bad, "select * from a_table_that_is_not_there")
+    tiny_dbt_project(bad, "select * from a_table_that_is_not_there")
     run = _mimamori_dbt(bad)
     assert run.returncode == 1
     assert "a_table_that_is_not_there" in run.stdout

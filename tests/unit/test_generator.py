@@ -10,7 +10,7 @@ from pipelines.ingest.extracts import landing_files, read_extract, validate
 from schemas.contract import EXTRACTS
 from seeds.generator import generate
 from seeds.rates import measure
-from tests.conftest import AS_OF, SEED
+from tests.helpers import AS_OF, SEED
 
 
 def test_same_seed_gives_byte_identical_files(tmp_path):

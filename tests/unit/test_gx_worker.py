@@ -33,7 +33,7 @@ def _gone(pid: int, within: float) -> bool:
 
 
 def test_the_worker_judges_frames_builds_the_data_docs_and_survives_a_bad_request(tmp_path):
-    worker = SuitesWorker(tmp_path / "gx")
+    worker = SuitesWorker(tmp_path / "gx", tmp_path / "gx" / "worker.log")
     try:
         good = worker.validate([_codes_run(["課税", "非課税"])])
         (result,) = good.results["codes"]
@@ -123,7 +123,7 @@ def test_a_hung_worker_is_killed_after_the_timeout_and_a_new_one_asked(tmp_path)
     worker's alone and the test does not wait 20 s for it."""
     timeout = 6
     suites = QualitySuites(home=str(tmp_path))
-    spare = SuitesWorker(tmp_path / "spare")
+    spare = SuitesWorker(tmp_path / "spare", tmp_path / "spare" / "worker.log")
     try:
         assert spare.validate([_codes_run(["課税"])]).results["codes"][0]["success"]
         hung = suites.start()
@@ -150,7 +150,7 @@ def test_a_killed_night_takes_its_worker_with_it(tmp_path):
     parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
         from pipelines.quality.gx_worker import SuitesWorker
-        worker = SuitesWorker({str(tmp_path / "gx")!r})
+        worker = SuitesWorker({str(tmp_path / "gx")!r}, {str(tmp_path / "gx" / "worker.log")!r})
         print(worker.process.pid, flush=True)
         time.sleep(600)
     """)], stdout=subprocess.PIPE, text=True)

@@ -238,7 +238,7 @@ def decode_in_children(monkeypatch):
 
 
 def test_decoding_in_child_processes_gives_the_same_bytes(clean_municipality, decode_in_children):
-    from pipelines.ingest.extracts import transcode, _transcode_in_children
+    from pipelines.ingest.extracts import _transcode_in_children, transcode
 
     path = clean_municipality / "landing" / "shukketsu_20261129.csv"
     data = path.read_bytes()

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.core.store import connect
 from pipelines.ingest.extracts import ExtractFile
 from pipelines.ingest.line_index import index_table
-from pipelines.ingest.streaming import validate_in_batches
-from pipelines.core.store import connect
 from pipelines.ingest.load import log_file, replace_snapshot
+from pipelines.ingest.streaming import validate_in_batches
 from schemas.contract import EXTRACTS
 from schemas.extracts import SCHEMAS
-from tests.unit.test_streaming import JUMIN, person
+from tests.helpers import JUMIN, person
 
 FIRST = date(2026, 11, 29)
 
@@ -153,7 +153,7 @@ def test_unchanged_lines_are_kept_and_only_the_others_read(tmp_path, monkeypatch
 
 @pytest.mark.parametrize("change", ["header", "encoding", "code", "older file"])
 def test_a_file_that_cannot_be_diffed_is_read_whole(tmp_path, monkeypatch, change):
-    from pipelines.ingest.extracts import line_index
+    from pipelines.ingest import line_index
 
     rows = [person(10_000 + i) for i in range(200)]
     home, day = tmp_path / "home", FIRST + timedelta(days=1)

@@ -8,18 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.ingest.extracts import ExtractFile, ExtractRejected, read_extract, validate
-from pipelines.ingest.streaming import validate_in_batches
 from pipelines.core.store import connect
+from pipelines.ingest.extracts import ExtractFile, ExtractRejected, read_extract, validate
 from pipelines.ingest.load import with_provenance
+from pipelines.ingest.streaming import validate_in_batches
+from tests.helpers import JUMIN, person
 
 AS_OF = date(2026, 11, 30)
-JUMIN = "宛名番号,世帯番号,氏名,氏名カナ,生年月日,性別,続柄,住所,町丁目コード,住民状態,異動事由,異動日"
+
+
 GAKUREIBO = "宛名番号,児童生徒番号,学校コード,学校名,学年,学級,在籍状況"
-
-
-def person(code: int, birth: str = "2015-04-02", name: str = "見守　花子") -> str:
-    return f"{code},77,{name},ミマモリ ハナコ,{birth},2,子,みまもり市桜町1丁目2番3号,101001,住民,,"
 
 
 def registry_rows() -> list[str]:
@@ -89,7 +87,7 @@ def test_a_repeat_goes_before_the_other_row_checks_reasons_as_read_whole(tmp_pat
 
 
 def test_distinct_keys_are_known_from_the_batches_hashes_without_asking_the_store(tmp_path, monkeypatch):
-    from pipelines.ingest.extracts import streaming
+    from pipelines.ingest import streaming
 
     def no_query(*args):
         raise AssertionError("the store was asked for repeated keys, though no two keys share a hash")
@@ -104,7 +102,7 @@ def test_distinct_keys_are_known_from_the_batches_hashes_without_asking_the_stor
 
 
 def test_a_shared_hash_is_confirmed_on_the_keys_so_a_collision_repeats_nothing(tmp_path, monkeypatch):
-    from pipelines.ingest.extracts import streaming
+    from pipelines.ingest import streaming
 
     monkeypatch.setattr(streaming, "_hashes_repeat", lambda hashes: True)  # as if two distinct keys collided
     file = write(tmp_path, "jumin_20261130.csv", JUMIN, [person(1000 + i) for i in range(400)])
@@ -220,8 +218,8 @@ def raw_tables(con) -> list[str]:
 def test_a_delta_staged_in_the_store_becomes_the_empty_table_and_a_failed_load_leaves_neither(tmp_path):
     """A delta file's batches wait in the store; its first load renames them into place in the load's
     transaction. A load that fails rolls back to the empty table, and no stage is left behind."""
-    from pipelines.ingest.streaming import discard_stage
     from pipelines.ingest.load import create_empty, upsert_delta
+    from pipelines.ingest.streaming import discard_stage
 
     file = write(tmp_path, "shukketsu_20261130.csv", SHUKKETSU, attendance_rows())
     key = ("pupil_id", "school_day")
