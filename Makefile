@@ -1,6 +1,7 @@
 # mimamori: the two commands of the README, and the UI.
 #   make run    generate the kaga municipality and run the whole nightly on it
 #   make test   the whole test suite
+#   make check  the quick loop: the import contracts, the unit tests and the dbt unit tests (under a minute)
 #   make ui     the Dagster UI on the same home, to inspect runs and lineage
 
 SHELL := /bin/bash
@@ -21,7 +22,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: run test ui dbt-parse clean
+.PHONY: run test check ui dbt-parse clean
 
 # The environment is (re)built only when missing or when pyproject.toml changed.
 $(STAMP): pyproject.toml
@@ -51,6 +52,11 @@ run: dbt_project/target/manifest.json
 test: dbt_project/target/manifest.json
 	@.ci/system-packages
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# No night, browser, Spark or long-lived process: what a change of logic needs to know first.
+check: dbt_project/target/manifest.json
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q tests/unit -m "not slow" --dist load $(PYTEST_ARGS)
 
 ui: dbt_project/target/manifest.json
 	DAGSTER_HOME=$(HOME_DIR)/.dagster MIMAMORI_HOME=$(HOME_DIR) MIMAMORI_LANDING=$(DEMO_DIR)/landing \

@@ -8,6 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+pytestmark = pytest.mark.slow  # real dbt or Great Expectations processes: make test, not make check
+
 PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
 
 

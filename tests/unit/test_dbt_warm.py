@@ -11,9 +11,12 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from pipelines.linkage.dbt_command import SERVER_ENV, warm_dbt_process
 from tests.helpers import tiny_dbt_project
+
+pytestmark = pytest.mark.slow  # real dbt or Great Expectations processes: make test, not make check
 
 MIMAMORI_DBT = str(Path(sys.executable).with_name("mimamori-dbt"))
 

@@ -4,6 +4,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tests.helpers import tiny_dbt_project
 
 
@@ -48,6 +50,7 @@ def _mimamori_dbt(root):
     return subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=root)
 
 
+@pytest.mark.slow
 def test_mimamori_dbt_is_dbt_and_leaves_its_database_closed(tmp_path):
     """The nightly's dbt command: dbt's exit code, dbt's output, and its DuckDB database closed (checkpointed,
     no write-ahead log left behind) before the fast exit."""

@@ -15,6 +15,8 @@ import pytest
 from pipelines.quality.gx_worker import SuiteRun, SuitesWorker, WorkerFailed
 from pipelines.quality.resources import QualitySuites
 
+pytestmark = pytest.mark.slow  # real dbt or Great Expectations processes: make test, not make check
+
 
 def _codes_run(values: list[str]) -> SuiteRun:
     return SuiteRun("codes", pd.DataFrame({"status": values}),

@@ -110,7 +110,8 @@ def changed_since(rng: random.Random):
     return apply
 
 
-@pytest.mark.parametrize("seed", range(12))
+# two seeds in make check, all twelve in make test
+@pytest.mark.parametrize("seed", [pytest.param(s, marks=[pytest.mark.slow] if s > 1 else []) for s in range(12)])
 def test_a_diff_gives_what_loading_the_file_whole_gives(tmp_path, seed):
     rng = random.Random(seed)
     batch_bytes = rng.choice([900, 4_000, 30_000, 10**8])
