@@ -21,9 +21,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.analysis.marts import analysis_path
+from pipelines.analysis.lab_report import render_evaluation
+from pipelines.analysis.marts import analysis_path, tokenizer
 from pipelines.core import config
+from pipelines.core.audit import AuditLog
+from pipelines.core.duckdb_env import extension_directory
 from pipelines.core.home import Home
+from pipelines.core.store import connect
 
 AGE_BANDS = [(0, 5, "0-5"), (6, 11, "6-11"), (12, 14, "12-14"), (15, 17, "15-17")]
 HOUSEHOLD_TYPES = {"one_adult": "大人1人の世帯", "two_adults": "大人2人の世帯", "three_or_more_adults": "大人3人以上の世帯",
@@ -134,8 +138,6 @@ def run_lab_model(home: Path, rules: dict, candidate: dict, workdir: Path) -> Pa
     lab = workdir / "lab.duckdb"
     env = {**os.environ, "MIMAMORI_LAB_DB": str(lab), "MIMAMORI_HOME": str(home),
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
-    from pipelines.core.duckdb_env import extension_directory
-
     env["MIMAMORI_DUCKDB_EXTENSIONS"] = extension_directory()
     variables = json.dumps({"rules": rules, "candidate_rules": candidate, "offices": config.offices(),
                             "governance": {"lawful_basis": config.governance()["lawful_basis"]}}, ensure_ascii=False)
@@ -234,8 +236,6 @@ def evaluate(home: Path, candidate_path: Path) -> Evaluation:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "evaluation.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n",
                                             encoding="utf-8")
-    from pipelines.analysis.lab_report import render_evaluation
-
     (folder / "evaluation.html").write_text(render_evaluation(summary, candidate_path), encoding="utf-8")
     return Evaluation(folder, summary)
 
@@ -277,10 +277,6 @@ def research_extract(home: Path, k: int, out: Path, user: str) -> dict:
     """An anonymised extract (匿名加工) of the latest night for research outside the municipality: its own
     key (tokens of the research purpose, which do not join to the analysts'), generalised quasi-identifiers,
     records suppressed until every combination holds at least k children. Audited."""
-    from pipelines.analysis.marts import tokenizer
-    from pipelines.core.audit import AuditLog
-    from pipelines.core.store import connect
-
     with connect(home, read_only=True) as con:
         children = con.execute("""
             select address_code, age, sex, left(area_code, 3) as town_code, school_code, domain_count, is_flagged,

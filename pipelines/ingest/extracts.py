@@ -24,6 +24,7 @@ from pathlib import Path
 import pandera.polars as pa
 import polars as pl
 
+from pipelines.ingest.layouts import active, fixed_fields, mapped
 from pipelines.ingest.normalize import PROBLEMS, normalise
 from schemas.contract import EXTRACTS, Extract
 from schemas.extracts import SCHEMAS
@@ -57,8 +58,6 @@ class ExtractFile:
 def landing_files(landing: Path, as_of: date) -> dict[str, list[ExtractFile]]:
     """Every contract file in the landing folder dated ≤ as_of, oldest first, by extract. An extract with
     a layout file (pipelines/ingest/layouts.py) is known by the layout's file name instead."""
-    from pipelines.ingest.layouts import active
-
     layouts = active()
     found: dict[str, list[ExtractFile]] = {name: [] for name in EXTRACTS}
     for path in sorted(p for p in Path(landing).iterdir() if p.is_file()) if Path(landing).is_dir() else []:
@@ -218,8 +217,6 @@ class ReadResult:
 def read_extract(file: ExtractFile, extract: Extract | None = None) -> ReadResult:
     """A file as text in the extract's columns: by the contract, or by the extract's layout file."""
     if extract is None:
-        from pipelines.ingest.layouts import active
-
         layout = active().get(file.extract)
         if layout is not None:
             return read_with_layout(file, layout)
@@ -235,8 +232,6 @@ def read_with_layout(file: ExtractFile, layout) -> ReadResult:
     """A department's own layout (config/layouts/<extract>.yml): CSV with its headers, or fixed-width
     records cut by byte ranges; its codes and date formats mapped to the contract's for validation, its
     own text and column names kept for quarantine."""
-    from pipelines.ingest.layouts import mapped
-
     data = file.path.read_bytes()
     if not data.strip(BOM + b" \r\n\t"):
         raise ExtractRejected(file.path, 1, "ファイルが空です")
@@ -254,8 +249,6 @@ def read_with_layout(file: ExtractFile, layout) -> ReadResult:
 def read_fixed_width(file: ExtractFile, data: bytes, layout, first_line: int = 1) -> ReadResult:
     """Fixed-width records (a whole file, or a batch of whole records starting at ``first_line``) as text
     in the layout's column names; a column the layout does not hold is empty."""
-    from pipelines.ingest.layouts import fixed_fields
-
     raw, problems, blank = fixed_fields(data, layout, first_line)
     encoding = "cp932" if layout.encoding in ("auto", "cp932") else layout.encoding
     columns = layout.extract.columns

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.quality.data_docs import localise
+
 KEEP_DAYS = 30  # Data Docs keep the validation results of this many days (as the exports: governance.yml)
 
 
@@ -63,8 +65,6 @@ class Suites:
     def build_docs(self, keep_days: int = KEEP_DAYS) -> Path:
         """Data Docs of tonight's results only (and the index), after forgetting results older than
         ``keep_days``: rebuilding every page of every night grew without end (2.5 s at two nights)."""
-        from pipelines.quality.data_docs import localise
-
         site = Path(self.context.root_directory) / "uncommitted" / "data_docs" / "local_site"
         store = self.context.validation_results_store
         tonight = [k for k in store.list_keys() if k not in self.earlier]

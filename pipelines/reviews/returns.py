@@ -35,6 +35,7 @@ from pipelines.ingest.extracts import (
     decode,
     validate,
 )
+from pipelines.ingest.normalize import parse_date
 from schemas.contract import RETURNS, REVIEW_INPUTS
 from schemas.reviews import returns as returns_schema
 
@@ -181,8 +182,6 @@ def validate_return(read: ReadResult, as_of: date, listed: set[str]) -> ReturnRe
 
 def read_list_dates(read: ReadResult) -> list[date]:
     """The 判定基準日 the file's rows name (to look up only those lists)."""
-    from pipelines.ingest.normalize import parse_date
-
     return read.raw.select(parse_date(pl.col("判定基準日")).unique().drop_nulls()).to_series().to_list()
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from pipelines.defs.ingest import assets as ingest_assets
+from pipelines.ingest import assets as ingest_assets
 
 from pipelines.ingest.layouts import ENV
 from pipelines.nightly import run_nightly

@@ -215,7 +215,7 @@ def test_a_delta_loaded_before_is_not_hashed_again_until_its_bytes_change(dirty_
     it is read and loaded again."""
     import os
 
-    from pipelines.defs.ingest import assets
+    from pipelines.ingest import assets
 
     from pipelines.ingest import extracts as ingest
 

@@ -97,3 +97,15 @@ def test_only_the_homes_layout_joins_folder_names_under_home():
                  for number, line in enumerate(path.read_text().splitlines(), 1)
                  if join.search(line) and not line.lstrip().startswith("#")]
     assert offenders == []
+
+
+def test_the_code_location_loads_as_the_webserver_and_the_daemon_load_it(tmp_path):
+    """workspace.yaml's module, loaded by Dagster's own loader (one Definitions object at its scope)."""
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / ".dagster"), "MIMAMORI_HOME": str(tmp_path / "home"),
+           "MIMAMORI_LANDING": str(tmp_path / "landing"), "DAGSTER_DISABLE_TELEMETRY": "1"}
+    (tmp_path / ".dagster").mkdir()
+    run = subprocess.run([str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w",
+                          str(PROJECT / "workspace.yaml")], cwd=PROJECT, env=env, capture_output=True, text=True,
+                         timeout=180)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    assert "All code locations passed validation" in run.stdout + run.stderr
