@@ -12,7 +12,9 @@ from pathlib import Path
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
+from pipelines.core.duckdb_env import limit_memory
 from pipelines.core.home import Home
+from pipelines.core.keys import secret
 
 
 class Plugin(BasePlugin):
@@ -20,9 +22,6 @@ class Plugin(BasePlugin):
         self.store = plugin_config.get("store", "restricted")
 
     def configure_connection(self, conn) -> None:
-        from pipelines.core.duckdb_env import limit_memory
-        from pipelines.core.keys import secret
-
         home = Path(os.environ["MIMAMORI_HOME"])
         limit_memory(conn, Home(home).spill)
         if self.store == "analysis":  # the lab reads the analysts' store, never writes it
