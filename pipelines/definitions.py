@@ -10,10 +10,10 @@ import dagster as dg
 
 # each package's definitions as a module, not its Definitions object: a code location allows one at this scope
 import pipelines.analysis.definitions
-import pipelines.exports.definitions
 import pipelines.governance.definitions
 import pipelines.ingest.definitions
 import pipelines.linkage.definitions
+import pipelines.lists.definitions
 import pipelines.operations.definitions
 import pipelines.quality.definitions
 import pipelines.reviews.definitions
@@ -23,9 +23,9 @@ from pipelines.linkage.assets import dbt_project
 from pipelines.linkage.resources import NightlyDbtCliResource
 from pipelines.quality.resources import QualitySuites
 
-# in the data's path: ingest → reviews, rights → linkage (dbt) → analysis, exports → governance → quality
+# in the data's path: ingest → reviews, rights → linkage (dbt) → analysis, lists → governance → quality
 CAPABILITIES = [pipelines.ingest, pipelines.reviews, pipelines.rights, pipelines.linkage, pipelines.analysis,
-                pipelines.exports, pipelines.governance, pipelines.quality, pipelines.operations]
+                pipelines.lists, pipelines.governance, pipelines.quality, pipelines.operations]
 
 
 def shared_resources() -> dg.Definitions:

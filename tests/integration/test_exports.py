@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from pipelines.core import config
-from pipelines.exports.lists import EXPORT_COLUMNS
+from pipelines.lists.export import EXPORT_COLUMNS
 from pipelines.nightly import run_nightly
 from tests.helpers import AS_OF, restricted
 

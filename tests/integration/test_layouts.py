@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from pipelines.ingest import assets as ingest_assets
 
+from pipelines.ingest import assets as ingest_assets
 from pipelines.ingest.layouts import ENV
 from pipelines.nightly import run_nightly
 from seeds.generator import generate

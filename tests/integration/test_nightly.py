@@ -216,7 +216,6 @@ def test_a_delta_loaded_before_is_not_hashed_again_until_its_bytes_change(dirty_
     import os
 
     from pipelines.ingest import assets
-
     from pipelines.ingest import extracts as ingest
 
     landing, home = tmp_path / "landing", tmp_path / "home"

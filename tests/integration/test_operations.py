@@ -116,7 +116,7 @@ def test_a_run_that_fails_late_leaves_the_previous_exports_untouched(nightly_hom
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     assert before
 
-    import pipelines.exports.lists as export
+    import pipelines.lists.export as export
 
     def crash(*args, **kwargs):
         raise RuntimeError("injected failure while writing the caseworkers' files")

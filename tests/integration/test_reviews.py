@@ -18,7 +18,7 @@ import pytest
 
 from pipelines.core import config
 from pipelines.core.audit import AuditLog
-from pipelines.exports.lists import EXPORT_COLUMNS
+from pipelines.lists.export import EXPORT_COLUMNS
 from pipelines.nightly import run_nightly
 from tests.helpers import AS_OF, check_evaluations, materialization, restricted
 

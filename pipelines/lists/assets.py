@@ -6,7 +6,7 @@ import dagster as dg
 from pipelines.core import config
 from pipelines.core.resources import MimamoriHome, NightLock, run_as_of
 from pipelines.core.store import connect
-from pipelines.exports.lists import offices, review_counts, write_exports
+from pipelines.lists.export import offices, review_counts, write_exports
 
 LISTS = dg.AssetKey(["exports", "caseworker_lists"])
 
@@ -31,7 +31,7 @@ def caseworker_lists(context: dg.AssetExecutionContext, home: MimamoriHome,
     as_of = run_as_of(context)
     rules = config.rules()
     with connect(home.root, read_only=True) as con:
-        files = write_exports(con, home.layout.exports_root, home.landing_dir, as_of, rules, config.offices(),
+        files = write_exports(con, home.layout.exports(as_of), home.landing_dir, as_of, rules, config.offices(),
                               context.run_id)
         queue = {f"{o.code} {o.name}": review_counts(con, as_of, o) for o in offices(config.offices())}
     for f in files:

@@ -254,12 +254,11 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_exports(con: duckdb.DuckDBPyConnection, exports_root: Path, landing: Path, as_of: date,
+def write_exports(con: duckdb.DuckDBPyConnection, final: Path, landing: Path, as_of: date,
                   rules: dict, offices_cfg: dict, run_id: str) -> list[ExportFile]:
-    """Write every office's files for T into a new folder, then swap it in for exports/<as-of>."""
-    final = exports_root / as_of.isoformat()
-    recover(exports_root)
-    staging = exports_root / f".{as_of.isoformat()}.{run_id}.tmp"
+    """Write every office's files for T into a new folder, then swap it in for ``final`` (HOME/exports/<T>)."""
+    recover(final.parent)
+    staging = final.with_name(f".{final.name}.{run_id}.tmp")
     staging.mkdir(parents=True)
     try:
         rows = flag_list(con, as_of)
