@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -18,58 +19,21 @@ from dagster._core.nux import set_nux_seen
 from pipelines.core.audit import AuditLog
 from pipelines.core.console import StepLines, captured_output, console_stream, first_error
 from pipelines.core.duckdb_env import extension_directory
-from pipelines.core.home import Home
+from pipelines.core.home import Home, private_home
+from pipelines.core.instance import write_instance_config
 from pipelines.core.keys import secret
 from pipelines.core.lock import night_lock
-from pipelines.core.process import TELEMETRY_OFF
+from pipelines.core.instance import night_max_runtime_seconds
+from pipelines.core.process import TELEMETRY_OFF, kill_descendants
 from pipelines.core.resources import AS_OF_TAG
 from pipelines.linkage.dbt_command import warm_dbt_process
 from pipelines.linkage.manifest import ensure_dbt_manifest
 
-DAGSTER_YAML = """\
-# Written by mimamori: runs and event logs in SQLite under this folder (the embedded default).
-telemetry:
-  enabled: false
-# Each run's stdout and stderr (dbt's output among them) go to HOME/logs/<as-of>_<run id>.log, whole; the UI
-# shows every run's structured event log.
-compute_logs:
-  module: dagster._core.storage.noop_compute_log_manager
-  class: NoOpComputeLogManager
-# Runs, schedules and event logs in SQLite under this folder (Dagster's defaults), the event log with one
-# database engine per file instead of one per event (pipelines/core/dagster_storage.py: 8 s of a 25 s night).
-run_storage:
-  module: dagster._core.storage.runs
-  class: SqliteRunStorage
-  config: {base_dir: "{dagster_home}/history"}
-event_log_storage:
-  module: pipelines.core.dagster_storage
-  class: FastSqliteEventLogStorage
-  config: {base_dir: "{dagster_home}/history/runs"}
-schedule_storage:
-  module: dagster._core.storage.schedules
-  class: SqliteScheduleStorage
-  config: {base_dir: "{dagster_home}/schedules"}
-# One run at a time: every run of this home reads or writes its DuckDB stores, which have one writer.
-# Runs started by the schedule, the sensor or the UI wait in Dagster's run queue (dagster-daemon
-# dequeues them); a `mimamori nightly` started meanwhile waits on HOME/nightly.lock or says which
-# night is running.
-concurrency:
-  runs:
-    max_concurrent_runs: 1
-"""
-
-
 def prepare_environment(home: Path, landing: Path) -> None:
-    """The run's environment: the instance under HOME/.dagster, telemetry off, the home for dbt's profile."""
-    dagster_home = Home(home).dagster
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    config = dagster_home / "dagster.yaml"
-    wanted = DAGSTER_YAML.replace("{dagster_home}", str(dagster_home))
-    # ours (older, or another home's copy) or missing: write it; an operator's own file is left as it is
-    if not config.exists() or (config.read_text().startswith("# Written by mimamori") and config.read_text() != wanted):
-        config.write_text(wanted)
+    """The run's environment: the Dagster instance of HOME/.dagster, telemetry off, the home for dbt's profile."""
+    write_instance_config(home)  # SQLite under HOME/.dagster, or PostgreSQL in service
     os.environ.update(TELEMETRY_OFF)
-    os.environ.update({"DAGSTER_HOME": str(dagster_home), "MIMAMORI_HOME": str(home),
+    os.environ.update({"DAGSTER_HOME": str(Home(home).dagster), "MIMAMORI_HOME": str(home),
                        "MIMAMORI_LANDING": str(landing)})
     # The UI's first-visit dialog asks for an e-mail address for Dagster's newsletter: not for this office.
     set_nux_seen()
@@ -110,6 +74,54 @@ def _warm_dbt(home: Path, landing: Path) -> Iterator[None]:
         yield
 
 
+EXIT_STOPPED = 124  # as timeout(1): the night was stopped, hung or cancelled
+MAX_RUNTIME_ENV = "MIMAMORI_NIGHT_MAX_RUNTIME_SECONDS"  # overrides config/operations.yml for one night
+
+
+class NightWatch(threading.Thread):
+    """Stops this night when it runs longer than the night's maximum, or when its run is cancelled in Dagster
+    (an operator's Terminate in the UI, or the daemon's run monitoring, which cannot reach a process it did
+    not launch). Stopping marks the run failed, writes the audit log, kills dbt's and GE's processes and
+    exits: the lock goes with the process, and the next night makes the stores whole, as after a kill."""
+
+    def __init__(self, instance: dg.DagsterInstance, run_id: str, as_of: date, audit: AuditLog, log: Path,
+                 seconds: float, poll: float = 2.0):
+        super().__init__(name="mimamori-night-watch", daemon=True)
+        self.instance, self.run_id, self.as_of, self.audit, self.log = instance, run_id, as_of, audit, log
+        self.seconds, self.poll, self.done = seconds, poll, threading.Event()
+        self.terminal = os.dup(2)  # taken before the night's output goes to its log: the operator's stderr
+
+    def run(self) -> None:
+        started = time.monotonic()
+        while not self.done.wait(self.poll):
+            if time.monotonic() - started > self.seconds:
+                return self.stop_night(f"it ran longer than the night's maximum of {self.seconds:.0f} s "
+                                       "(config/operations.yml night_max_runtime_minutes)")
+            run = self.instance.get_run_by_id(self.run_id)
+            if run is not None and run.status in (dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED):
+                return self.stop_night("its run was cancelled in Dagster (an operator, or the daemon's run monitoring)")
+
+    def stop_night(self, reason: str) -> None:
+        message = f"the night of {self.as_of} (run {self.run_id}) was stopped: {reason}"
+        try:
+            run = self.instance.get_run_by_id(self.run_id)
+            if run is not None and not run.is_finished:
+                self.instance.report_run_failed(run, message)
+            self.audit.append("run_stopped", as_of=self.as_of.isoformat(), run_id=self.run_id, reason=reason)
+        finally:
+            sentence = (f"mimamori nightly: {message}. What it loaded before is kept; the next night makes the "
+                        f"stores whole. Its log: {self.log}\n")
+            with open(self.log, "a", encoding="utf-8") as log:  # (the log's pump thread dies with us)
+                log.write(sentence)
+            os.write(self.terminal, sentence.encode())
+            kill_descendants()
+            os._exit(EXIT_STOPPED)
+
+
+def max_runtime_seconds() -> float:
+    return float(os.environ.get(MAX_RUNTIME_ENV) or night_max_runtime_seconds())
+
+
 @dataclass
 class NightlyRun:
     result: dg.ExecuteInProcessResult
@@ -128,6 +140,7 @@ def run_nightly(home: Path, landing: Path, as_of: date, *, quiet: bool = False, 
     """
     home, landing = Path(home).resolve(), Path(landing).resolve()
     run_id = str(uuid.uuid4())
+    private_home(home)  # owner-only, or refused before anything is written
     log = Home(home).run_log(as_of, run_id)
     with night_lock(home, as_of=as_of.isoformat(), run_id=run_id, wait=wait), _warm_dbt(home, landing):
         # imported once dbt's warm process has started: the definitions (every capability, pandera, Great
@@ -144,6 +157,8 @@ def run_nightly(home: Path, landing: Path, as_of: date, *, quiet: bool = False, 
         with dg.DagsterInstance.get() as instance:
             for stopped in close_killed_runs(instance):
                 audit.append("run_killed", run_id=stopped)
+            watch = NightWatch(instance, run_id, as_of, audit, log, max_runtime_seconds())
+            watch.start()
             steps = StepLines(instance, run_id, console) if console else None
             with captured_output(log, echo=console if verbose else None):
                 ensure_dbt_manifest()
@@ -154,6 +169,8 @@ def run_nightly(home: Path, landing: Path, as_of: date, *, quiet: bool = False, 
                         instance=instance, run_id=run_id, raise_on_error=False,
                         tags={AS_OF_TAG: as_of.isoformat(), PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()})
                 finally:
+                    watch.done.set()
+                    os.close(watch.terminal)
                     if steps:
                         steps.stop()
         seconds = time.perf_counter() - started

@@ -2,13 +2,16 @@
 operator's ``kill -9`` would, to prove that the next night recovers (issue: nights that never half-run).
 
 Set ``MIMAMORI_FAILPOINT=<name>`` and the process kills its own process group with SIGKILL when it
-reaches that point (dbt's subprocess included). Unset, a failpoint costs one dictionary lookup.
+reaches that point (dbt's subprocess included); ``MIMAMORI_FAILPOINT=hang:<name>`` makes it hang there for
+ever instead, as a night stuck on a lost disk or a lock would (for the night's maximum run time). Unset, a
+failpoint costs one dictionary lookup.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 
 ENV = "MIMAMORI_FAILPOINT"
 POINTS = {
@@ -22,5 +25,9 @@ POINTS = {
 
 def failpoint(name: str) -> None:
     """Kill this process and its children here, if a test asked for it."""
-    if os.environ.get(ENV) == name:
+    wanted = os.environ.get(ENV)
+    if wanted == name:
         os.killpg(os.getpgrp(), signal.SIGKILL)
+    if wanted == f"hang:{name}":
+        while True:
+            time.sleep(3600)

@@ -123,3 +123,26 @@ class Home:
     @property
     def disclosures(self) -> Path:
         return self.root / "disclosures"
+
+
+class HomeNotPrivate(Exception):
+    """HOME can be read or entered by users other than its owner."""
+
+
+def private_home(root: Path | str | Home) -> Home:
+    """The home, created owner-only (0700) if it does not exist; refused if others may read or enter it.
+
+    Everything under HOME is the 総括管理主体's alone (governance.md): the names in the lists, the audit log,
+    the keys. A home that group or others can open is refused rather than mended, so that the operator sees
+    who else could have read it.
+    """
+    home = Home(root)
+    if not home.root.exists():
+        home.root.parent.mkdir(parents=True, exist_ok=True)
+        home.root.mkdir(mode=0o700)
+    mode = home.root.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise HomeNotPrivate(
+            f"the home {home.root} can be opened by users other than its owner (mode {mode:o}); everything in it is "
+            f"restricted data. Run `chmod 700 {home.root}` (and check who could read it), then run the night again.")
+    return home

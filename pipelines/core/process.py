@@ -4,7 +4,9 @@ and does at its end: telemetry off, the cycle collector run less often, an exit 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from pathlib import Path
 
 # No telemetry from any part of the stack (governance: nothing about the municipality leaves the machine).
 TELEMETRY_OFF = {"DAGSTER_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -52,3 +54,29 @@ def exit_without_teardown(code: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0 if code is None else int(code))
+
+
+def descendants(pid: int | None = None) -> list[int]:
+    """The processes this one started, and theirs (dbt's warm process, Great Expectations' worker, dbt's
+    threads' children), read from /proc: a night that stops itself stops them too."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid or os.getpid()]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def kill_descendants() -> None:
+    for child in descendants():
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
