@@ -2,7 +2,8 @@
 #   make run    generate the kaga municipality and run the whole nightly on it
 #   make test   the whole test suite
 #   make check  the quick loop: the import contracts, the unit tests and the dbt unit tests (under a minute)
-#   make ui     the Dagster UI on the same home, to inspect runs and lineage
+#   make ui     the Dagster UI on the same home, read-only on 127.0.0.1: runs, lineage, checks
+#   make ui-operator   the same UI where an operator may launch, re-run, terminate and switch schedules on
 
 SHELL := /bin/bash
 PYTHON ?= python3.11
@@ -22,7 +23,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: run test check ui dbt-parse clean
+.PHONY: run test check ui ui-operator dbt-parse clean
 
 # The environment is (re)built only when missing or when pyproject.toml changed.
 $(STAMP): pyproject.toml
@@ -46,6 +47,7 @@ dbt_project/target/manifest.json: $(STAMP) $(VENDOR_STAMP) $(shell find dbt_proj
 dbt-parse: dbt_project/target/manifest.json
 
 run: dbt_project/target/manifest.json
+	@install -d -m 700 $(HOME_DIR)
 	$(BIN)/mimamori generate --preset $(PRESET) --seed $(SEED) --as-of $(AS_OF) --out $(DEMO_DIR)
 	$(BIN)/mimamori nightly --landing $(DEMO_DIR)/landing --home $(HOME_DIR) --as-of $(AS_OF)
 
@@ -58,9 +60,16 @@ check: dbt_project/target/manifest.json
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q tests/unit -m "not slow" --dist load $(PYTEST_ARGS)
 
+UI_ENV = DAGSTER_HOME=$(HOME_DIR)/.dagster MIMAMORI_HOME=$(HOME_DIR) MIMAMORI_LANDING=$(DEMO_DIR)/landing \
+	MIMAMORI_DUCKDB_EXTENSIONS=$$($(BIN)/python -c "from pipelines.core.duckdb_env import extension_directory as d; print(d())")
+
+# Dagster OSS has no login: read-only unless an operator asks otherwise, and on loopback only (README: Going live).
 ui: dbt_project/target/manifest.json
-	DAGSTER_HOME=$(HOME_DIR)/.dagster MIMAMORI_HOME=$(HOME_DIR) MIMAMORI_LANDING=$(DEMO_DIR)/landing \
-		$(BIN)/dagster dev -w workspace.yaml
+	$(UI_ENV) $(BIN)/dagster-webserver -w workspace.yaml -h 127.0.0.1 -p 3000 --read-only
+
+ui-operator: dbt_project/target/manifest.json
+	@echo "operator mode: this UI can launch nights, terminate runs and switch the schedule and sensor on or off"
+	$(UI_ENV) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 clean:
 	rm -rf $(VENV) dbt_project/target dbt_project/logs

@@ -56,6 +56,7 @@ def cmd_dbt_parse(args: argparse.Namespace) -> int:
 def cmd_nightly(args: argparse.Namespace) -> int:
     without_pandas_on_spark()
     from pipelines.core.home import HomeNotPrivate
+    from pipelines.core.instance import InstanceConfigError
     from pipelines.core.lock import EX_TEMPFAIL, NightRunning
     from pipelines.ingest.layouts import ENV, LayoutError, active
     from pipelines.nightly import run_nightly
@@ -77,8 +78,8 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     except NightRunning as running:
         print(f"mimamori nightly: {running}", file=sys.stderr)
         return EX_TEMPFAIL
-    except HomeNotPrivate as open_home:
-        print(f"mimamori nightly: {open_home}", file=sys.stderr)
+    except (HomeNotPrivate, InstanceConfigError) as refused:
+        print(f"mimamori nightly: {refused}", file=sys.stderr)
         return 2
     return 0 if run.result.success else 1
 

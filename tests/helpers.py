@@ -97,3 +97,51 @@ def identifiers(landing: Path, as_of: date) -> set[str]:
     values -= {str(as_of - timedelta(days=d)) for d in range(3)}
     hashed = {getattr(hashlib, algo)(v.encode()).hexdigest() for v in values for algo in ("md5", "sha1", "sha256")}
     return {v for v in values if len(v) >= 3} | hashed
+
+
+def postgres_program(name: str) -> str | None:
+    """A program of Debian's PostgreSQL server (initdb, pg_ctl are not on PATH there), the newest version."""
+    import glob
+
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]))
+    return found[-1] if found else shutil.which(name)
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL server for the tests: initdb in a temporary folder, listening on a unix socket
+    only, stopped and deleted at the end. PostgreSQL refuses to run as root: as root it runs as ``nobody``."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self.initdb, self.pg_ctl = postgres_program("initdb"), postgres_program("pg_ctl")
+        self.root = Path(tempfile.mkdtemp(prefix="mimamori-pg-"))
+        self.as_user = ["runuser", "-u", "nobody", "--"] if os.getuid() == 0 else []
+        if self.as_user:
+            shutil.chown(self.root, "nobody")
+
+    @property
+    def available(self) -> bool:
+        return bool(self.initdb and self.pg_ctl)
+
+    def start(self) -> "PostgresServer":
+        data = self.root / "data"
+        subprocess.run([*self.as_user, self.initdb, "-D", str(data), "-U", "mimamori", "--auth=trust", "-E", "UTF8",
+                        "--locale=C.UTF-8"], check=True, capture_output=True)
+        subprocess.run([*self.as_user, self.pg_ctl, "-D", str(data), "-l", str(self.root / "server.log"), "-w",
+                        "-o", f"-k {self.root} -c listen_addresses=''", "start"], check=True, capture_output=True)
+        self.psql("postgres", "CREATE DATABASE dagster")
+        return self
+
+    def url(self, database: str = "dagster") -> str:
+        return f"postgresql+psycopg2://mimamori@/{database}?host={self.root}"
+
+    def psql(self, database: str, sql: str) -> list[list[str]]:
+        out = subprocess.run(["psql", "-h", str(self.root), "-U", "mimamori", "-d", database, "-At", "-F", "\t",
+                              "-v", "ON_ERROR_STOP=1", "-c", sql], check=True, capture_output=True, text=True)
+        return [line.split("\t") for line in out.stdout.splitlines() if line]
+
+    def stop(self) -> None:
+        subprocess.run([*self.as_user, self.pg_ctl, "-D", str(self.root / "data"), "-m", "fast", "-w", "stop"],
+                       capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -3,8 +3,10 @@ and sensor ticks, how many runs at once, and how long a night may run.
 
 - Embedded default (``make run``, the tests): SQLite files under HOME/.dagster.
 - In service: PostgreSQL, when ``MIMAMORI_DAGSTER_PG_URL`` is set where the night, the daemon and the
-  webserver run (``postgresql://user@host:5432/db`` or ``postgresql://user@/db?host=/run/postgresql``; a
-  password, if any, in that variable or in ``~/.pgpass``, never in a file of the repository or the home).
+  webserver run (``postgresql+psycopg2://user@host:5432/db`` or ``postgresql+psycopg2://user@/db?host=/run/postgresql``;
+  a password, if any, in that variable or in ``~/.pgpass``, never in a file of the repository or the home).
+  The driver is named because SQLAlchemy 2.1 takes a bare ``postgresql://`` for psycopg 3, which
+  dagster-postgres does not install.
   The file names the variable, not its value: ``storage: postgres: postgres_url: {env: …}``.
 
 An operator's own dagster.yaml (one not starting with ``# Written by mimamori``) is left as it is.
@@ -86,9 +88,21 @@ def night_max_runtime_seconds() -> int:
     return int(config.operations().get("night_max_runtime_minutes", 180)) * 60
 
 
+class InstanceConfigError(ValueError):
+    """The Dagster instance's settings in the environment cannot work."""
+
+
 def storage_kind() -> str:
     """``postgres`` when this process is given a PostgreSQL database for Dagster, else ``sqlite``."""
-    return "postgres" if os.environ.get(PG_URL_ENV) else "sqlite"
+    url = os.environ.get(PG_URL_ENV, "")
+    if not url:
+        return "sqlite"
+    if not url.startswith("postgresql+psycopg2://"):
+        raise InstanceConfigError(
+            f"{PG_URL_ENV} must start with postgresql+psycopg2:// (the driver installed with dagster-postgres; "
+            f"a bare postgresql:// makes SQLAlchemy look for psycopg 3), e.g. "
+            f"postgresql+psycopg2://mimamori@/dagster?host=/run/postgresql")
+    return "postgres"
 
 
 def instance_yaml(dagster_home: Path, kind: str | None = None) -> str:

@@ -1,6 +1,7 @@
-"""The Dagster UI an operator opens with `make ui`: a real dagster-webserver on loopback, against the home
-where the nightly ran. Its GraphQL API must show the lineage from each department's file to the export,
-and a real headless Chromium must render the asset graph with the flag-list asset on it."""
+"""The Dagster UI an operator opens with `make ui`: a real dagster-webserver on loopback, read-only as `make ui`
+and deploy/ serve it, against the home where the nightly ran. Its GraphQL API must show the lineage from
+each department's file to the export and refuse to launch a night; a real headless Chromium must render
+the asset graph with the flag-list asset on it."""
 
 import os
 import shutil
@@ -36,7 +37,7 @@ def webserver(nightly_home):
            "MIMAMORI_HOME": str(home), "MIMAMORI_LANDING": str(nightly_home["landing"])}
     server = subprocess.Popen(
         [str(Path(sys.executable).with_name("dagster-webserver")), "-w", str(PROJECT / "workspace.yaml"),
-         "-h", "127.0.0.1", "-p", str(port)], cwd=PROJECT, env=env, stdout=subprocess.PIPE,
+         "-h", "127.0.0.1", "-p", str(port), "--read-only"], cwd=PROJECT, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -97,6 +98,19 @@ def test_graphql_shows_the_nights_runs_with_their_as_of_dates(webserver):
     as_of = sorted(t["value"] for r in runs for t in r["tags"] if t["key"] == "mimamori/as_of")
     assert as_of[-2:] == ["2026-11-29", "2026-11-30"]
     assert all(r["status"] == "SUCCESS" for r in runs[:2])
+
+
+def test_the_read_only_ui_refuses_to_launch_a_night_or_start_the_schedule(webserver):
+    launch = requests.post(f"{webserver}/graphql", timeout=60, json={"query": """
+        mutation { launchRun(executionParams: {selector: {repositoryLocationName: "mimamori",
+            repositoryName: "__repository__", jobName: "nightly"}}) { __typename ... on PythonError { message } } }"""})
+    assert launch.json()["data"]["launchRun"]["__typename"] == "UnauthorizedError"
+    schedule = requests.post(f"{webserver}/graphql", timeout=60, json={"query": """
+        mutation { startSchedule(scheduleSelector: {repositoryLocationName: "mimamori",
+            repositoryName: "__repository__", scheduleName: "nightly_schedule"}) { __typename } }"""})
+    assert schedule.json()["data"]["startSchedule"]["__typename"] == "UnauthorizedError"
+    runs = graphql(webserver, "{ runsOrError { ... on Runs { results { runId } } } }")["runsOrError"]["results"]
+    assert len(runs) == 2  # the two nights of the home, nothing launched
 
 
 @pytest.mark.browser
