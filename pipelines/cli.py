@@ -2,6 +2,10 @@
 
     mimamori generate --preset kaga --seed 1 --as-of 2026-11-30 --out data/municipality [--dirty] [--days 1]
     mimamori nightly --landing data/municipality/landing --home data [--as-of 2026-11-30]
+    mimamori status --home data [--json]
+    mimamori backup --home data --to /backup [--with-keys /keys]
+    mimamori restore --from /backup/mimamori-backup-… --home data2 [--keys /keys]
+    mimamori keys rotate --home data
 """
 
 from __future__ import annotations
@@ -247,6 +251,86 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """A consistent, dated backup of the home, taken under the night lock (README, "Backup and restore")."""
+    import getpass
+
+    from pipelines.core.lock import EX_TEMPFAIL, NightRunning
+    from pipelines.service.backup import BackupError, backup
+
+    try:
+        done = backup(Path(args.home), Path(args.to), Path(args.with_keys) if args.with_keys else None,
+                      getpass.getuser(), wait=args.wait)
+    except NightRunning as running:
+        print(f"mimamori backup: {running}", file=sys.stderr)
+        return EX_TEMPFAIL
+    except BackupError as refused:
+        print(f"mimamori backup: {refused}", file=sys.stderr)
+        return 2
+    print(f"backup of {Path(args.home).resolve()}: {done.files} files, {done.bytes / 1e6:.1f} MB "
+          "(stores still encrypted; no key in it)")
+    if done.pg_dump:
+        print(f"  Dagster instance in PostgreSQL: {done.pg_dump}")
+    print(f"  keys: {done.keys_folder} (keep them apart from the backup)" if done.keys_folder else
+          "  keys: not copied (give --with-keys KEYDIR, another place, to copy them)")
+    print(done.folder)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    import getpass
+
+    from pipelines.service.backup import BackupError, restore
+
+    try:
+        files = restore(Path(args.from_), Path(args.home), Path(args.keys) if args.keys else None, getpass.getuser())
+    except BackupError as refused:
+        print(f"mimamori restore: {refused}", file=sys.stderr)
+        return 2
+    print(f"restored {files} files into {Path(args.home).resolve()} (checked against the manifest; keys in place). "
+          f"Check it: mimamori audit verify --home {args.home}")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    import getpass
+
+    from pipelines.core.lock import EX_TEMPFAIL, NightRunning
+    from pipelines.service.rotation import RotationError, rotate_store_key
+
+    if args.pseudonym:
+        print("mimamori keys rotate: the pseudonym key is not rotated: the analysts' tokens follow each child night "
+              "after night, and a new key would make every child a new child in their store. If it was exposed, "
+              "start a new purpose (config/governance.yml pseudonyms.purpose) and tell the analysts (README, Keys).",
+              file=sys.stderr)
+        return 2
+    try:
+        done = rotate_store_key(Path(args.home), getpass.getuser(), wait=args.wait)
+    except NightRunning as running:
+        print(f"mimamori keys rotate: {running}", file=sys.stderr)
+        return EX_TEMPFAIL
+    except RotationError as refused:
+        print(f"mimamori keys rotate: {refused}", file=sys.stderr)
+        return 2
+    print(f"the restricted store is re-encrypted under a new key ({done['tables']} tables, {done['rows']:,} rows; "
+          f"key {done['old']} → {done['new']}); the old key is retired to {done['retired']} "
+          "(it opens the backups taken before today)")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from pipelines.service.status import night_status
+
+    status = night_status(Path(args.home))
+    if args.json:
+        print(json.dumps(status.as_dict(), ensure_ascii=False))
+    else:
+        print(status.sentence, file=sys.stdout if status.ok else sys.stderr)
+    return 0 if status.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     from seeds.presets import PRESETS
 
@@ -331,6 +415,33 @@ def main(argv: list[str] | None = None) -> int:
     spark_build.add_argument("--warehouse", required=True, help="where Spark writes the models' tables")
     spark_build.add_argument("--as-of", type=_date, required=True, help="the night's date T")
     spark_build.set_defaults(func=cmd_spark_build)
+
+    back = sub.add_parser("backup", help="a consistent, dated backup of the home (under the night lock)")
+    back.add_argument("--home", default="./data")
+    back.add_argument("--to", required=True, help="the folder to write mimamori-backup-<date>/ in")
+    back.add_argument("--with-keys", default=None, metavar="KEYDIR",
+                      help="also copy the keys, to this other place (never beside the backup)")
+    back.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for a running night")
+    back.set_defaults(func=cmd_backup)
+
+    rest = sub.add_parser("restore", help="a backup into a new home, checked against its manifest first")
+    rest.add_argument("--from", dest="from_", required=True, metavar="BACKUP", help="the mimamori-backup-<date> folder")
+    rest.add_argument("--home", required=True, help="a new or empty folder")
+    rest.add_argument("--keys", default=None, metavar="KEYDIR", help="where `backup --with-keys` copied the keys")
+    rest.set_defaults(func=cmd_restore)
+
+    keys = sub.add_parser("keys", help="the home's keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    rotate = keys_sub.add_parser("rotate", help="re-encrypt the restricted store under a new key (audited)")
+    rotate.add_argument("--home", default="./data")
+    rotate.add_argument("--pseudonym", action="store_true", help="(refused, with the reason: README, Keys)")
+    rotate.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for a running night")
+    rotate.set_defaults(func=cmd_keys_rotate)
+
+    stat = sub.add_parser("status", help="exit 0 if the last night succeeded within 26 hours, else 1 and why")
+    stat.add_argument("--home", default="./data")
+    stat.add_argument("--json", action="store_true", help="one JSON object for a monitoring system")
+    stat.set_defaults(func=cmd_status)
 
     parse = sub.add_parser("dbt-parse", help="write the dbt manifest that the Dagster definitions load")
     parse.set_defaults(func=cmd_dbt_parse)

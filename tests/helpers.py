@@ -145,3 +145,19 @@ class PostgresServer:
         subprocess.run([*self.as_user, self.pg_ctl, "-D", str(self.root / "data"), "-m", "fast", "-w", "stop"],
                        capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def rows_of(path: Path) -> list[dict]:
+    """The rows of a caseworkers' list (.xlsx), by column name."""
+    import openpyxl
+
+    ws = openpyxl.load_workbook(path)["見守りリスト"]
+    header = [c.value for c in ws[1]]
+    return [dict(zip(header, r)) for r in ws.iter_rows(min_row=2, values_only=True)]
+
+
+def fill(ws, row: int, reviewed_on, result, reviewer) -> None:
+    """A caseworker's review of one row of the list, as typed in Excel."""
+    header = [c.value for c in ws[1]]
+    for name, value in (("確認日", reviewed_on), ("確認結果", result), ("確認者", reviewer)):
+        ws.cell(row, header.index(name) + 1).value = value

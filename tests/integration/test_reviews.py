@@ -20,23 +20,11 @@ from pipelines.core import config
 from pipelines.core.audit import AuditLog
 from pipelines.lists.export import EXPORT_COLUMNS
 from pipelines.nightly import run_nightly
-from tests.helpers import AS_OF, check_evaluations, materialization, restricted
+from tests.helpers import AS_OF, check_evaluations, fill, materialization, restricted, rows_of
 
 YESTERDAY = AS_OF - timedelta(days=1)
 ROLES = ["A 要支援", "B 見守り", "C 支援不要", "D 支援不要 then a new signal", "E 対象外", "F unknown result",
          "G half-filled", "H dated after the night", "not on the list", "blank"]
-
-
-def rows_of(path: Path) -> list[dict]:
-    ws = openpyxl.load_workbook(path)["見守りリスト"]
-    header = [c.value for c in ws[1]]
-    return [dict(zip(header, r)) for r in ws.iter_rows(min_row=2, values_only=True)]
-
-
-def fill(ws, row: int, reviewed_on, result, reviewer) -> None:
-    header = [c.value for c in ws[1]]
-    for name, value in (("確認日", reviewed_on), ("確認結果", result), ("確認者", reviewer)):
-        ws.cell(row, header.index(name) + 1).value = value
 
 
 @pytest.fixture(scope="module")

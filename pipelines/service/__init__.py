@@ -1,0 +1,1 @@
+"""Running mimamori in service: backup and restore of a home, key rotation, the status a monitor reads."""
