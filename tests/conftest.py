@@ -60,8 +60,8 @@ def nightly_home(dirty_municipality, tmp_path_factory):
 
 # The files that take longest start first, so that neither worker is left with one of them at the end while
 # the other is idle (with --dist loadfile a file runs whole on one worker, its module fixtures once).
-LONGEST_FIRST = ["test_spark.py", "test_reliability.py", "test_lab.py", "test_memory.py", "test_rights.py",
-                 "test_concurrency.py", "test_reviews.py", "test_governance.py", "test_webserver.py"]
+LONGEST_FIRST = ["test_spark.py", "test_postgres.py", "test_reliability.py", "test_lab.py", "test_memory.py", "test_rights.py",
+                 "test_concurrency.py", "test_reviews.py", "test_service.py", "test_governance.py", "test_webserver.py"]
 
 
 def pytest_collection_modifyitems(config, items):
