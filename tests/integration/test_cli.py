@@ -30,7 +30,7 @@ def test_generate_then_nightly_prints_a_line_per_step_then_where_every_output_is
                  home / ".dagster"]:
         assert str(path) in out and path.exists(), path
     assert (home / "reports" / AS_OF.isoformat() / "summary.txt").read_text(encoding="utf-8").strip() in out
-    assert (home / ".dagster" / "dagster.yaml").read_text().count("enabled: false") == 1  # telemetry off
+    assert (home / ".dagster" / "dagster.yaml").read_text().count("telemetry:\n  enabled: false") == 1
 
     assert len(gen.stdout.splitlines()) + len(lines) < 60 and run.stderr == ""
     steps = [line.split()[2] for line in lines if re.match(r"^ +\d+\.\d s  ", line)]
