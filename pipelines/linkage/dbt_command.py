@@ -48,8 +48,20 @@ FOLDER_PREFIX = "mimamori-dbt-"  # + the night's pid: tempfile's folder for the 
 READY_SECONDS = 120  # a warm process not ready by then (dbt's import is 1.5 s) is passed by: dbt runs here
 
 
+EXIT_INTERRUPTED = 2  # dbt's own exit code for an interrupted run
+
+
+def interrupts_raise() -> None:
+    """SIGINT raises KeyboardInterrupt here whatever this process inherited. Python leaves SIGINT ignored when
+    its parent ignored it — a night started in the background of a non-interactive shell (`cmd &`, as
+    CI or a script runs it) — and dagster-dbt cancels dbt with SIGINT: ignored, dbt ran to its end and the
+    cancelled command exited 0 (issue #35)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main() -> None:
     collect_cycles_less_often()
+    interrupts_raise()
     code = run_on_warm_process(sys.argv[1:])
     if code is None:  # no warm process to hand the command to: dbt runs here
         code = run_dbt()
@@ -92,7 +104,7 @@ def run_on_warm_process(argv: list[str]) -> int | None:
         return None
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.settimeout(READY_SECONDS)
-    handlers = {}
+    handlers, forwarded = {}, []
     try:
         conn.connect(path)  # the night listens from the start: this waits for the warm process, if any
         listening = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
@@ -104,6 +116,7 @@ def run_on_warm_process(argv: list[str]) -> int | None:
         server = _READY.unpack(ready)[0]  # its pid (the socket's credentials are the night's, who listened)
 
         def forward(signum, _frame) -> None:  # dagster-dbt interrupts the command to cancel dbt
+            forwarded.append(signum)
             try:
                 os.kill(server, signum)
             except ProcessLookupError:
@@ -123,7 +136,10 @@ def run_on_warm_process(argv: list[str]) -> int | None:
     if reply is None:
         print(f"mimamori-dbt: the warm dbt process (pid {server}) ended without an exit code", file=sys.stderr)
         return 1
-    return _CODE.unpack(reply)[0]
+    code = _CODE.unpack(reply)[0]
+    if forwarded and code != EXIT_INTERRUPTED:
+        print(f"mimamori-dbt: interrupted too late: dbt had already finished (exit {code})", file=sys.stderr)
+    return code
 
 
 def _receive(conn: socket.socket, size: int) -> bytes | None:
@@ -199,6 +215,7 @@ def serve(listening_fd: int) -> None:
     """Import dbt, then run the one command that connects to the listening socket (inherited); end when
     stdin closes before one does."""
     parent = os.getppid()
+    interrupts_raise()
     _die_with_parent()
     if os.getppid() != parent:  # the parent died before that took effect
         os._exit(1)
@@ -242,7 +259,11 @@ def _run_request(conn: socket.socket) -> int:
     answered = threading.Event()
     # the command killed before dbt ended (dagster-dbt gave up on it): dbt stops with it
     threading.Thread(target=_stop_when_closed, args=(conn, answered), daemon=True).start()
-    code = run_dbt()
+    try:
+        code = run_dbt()
+    except KeyboardInterrupt:  # before dbt started, or while its database closed: the run is cancelled
+        code = EXIT_INTERRUPTED
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # dbt is done: a later interrupt is reported as too late
     sys.stdout.flush()
     sys.stderr.flush()
     null = os.open(os.devnull, os.O_WRONLY)  # dagster-dbt's pipe closed here before the command answers

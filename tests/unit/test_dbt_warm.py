@@ -99,6 +99,25 @@ def test_a_command_killed_or_interrupted_stops_dbt_in_the_warm_process(tmp_path)
         assert client.wait(timeout=120) == server.wait(timeout=20) == 2  # dbt's code for an interrupted run
 
 
+def test_an_interrupt_reaches_dbt_when_the_night_inherited_interrupts_ignored(tmp_path):
+    """A night started in the background of a script (`make test &`, CI) inherits SIGINT ignored, and Python
+    keeps it so: dbt's warm process ignored the forwarded interrupt and the cancelled command exited 0
+    (issue #35). Each mimamori-dbt process now makes SIGINT raise, whatever it inherited."""
+    slow = tmp_path / "slow"
+    _slow_project(slow)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # what `cmd &` in a non-interactive shell does
+    try:
+        with warm_dbt_process() as server:
+            client = subprocess.Popen(_command(slow), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                      cwd=slow)
+            _started(client)
+            client.send_signal(signal.SIGINT)
+            assert client.wait(timeout=120) == server.wait(timeout=20) == 2
+            assert "too late" not in client.stderr.read()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_no_place_for_the_socket_means_no_warm_process_not_a_failed_night(tmp_path, monkeypatch):
     import tempfile
 
