@@ -55,7 +55,10 @@ def runs(postgres, name: str) -> list[dict]:
     return [{"run_id": r, "status": s, "tags": json.loads(b).get("tags", {})} for r, s, b in rows]
 
 
-def test_a_night_and_a_killed_night_are_kept_in_postgresql(postgres, clean_municipality, tmp_path):
+def test_a_night_and_a_killed_night_are_kept_in_postgresql_and_a_backup_dumps_them(postgres, clean_municipality,
+                                                                                   tmp_path, monkeypatch):
+    from pipelines.service.backup import PG_DUMP, backup, verify_backup
+
     url, home, landing = database(postgres, "nights"), tmp_path / "home", clean_municipality / "landing"
     killed = night(landing, home, url, MIMAMORI_FAILPOINT="ingest_load:jumin")
     assert killed.wait(timeout=300) == -signal.SIGKILL
@@ -74,6 +77,12 @@ def test_a_night_and_a_killed_night_are_kept_in_postgresql(postgres, clean_munic
     assert f"env: {PG_URL_ENV}" in config and str(postgres.root) not in config
     assert not list((home / ".dagster").glob("**/*.db"))
     assert (home.stat().st_mode & 0o777) == 0o700
+    # a backup of this home dumps the instance with pg_dump, in its manifest like every file
+    monkeypatch.setenv(PG_URL_ENV, url)
+    done = backup(home, tmp_path / "backups")
+    assert done.pg_dump == f"pg_dump → {PG_DUMP}" and PG_DUMP in verify_backup(done.folder)["files"]
+    listed = subprocess.run(["pg_restore", "--list", str(done.folder / PG_DUMP)], capture_output=True, text=True)
+    assert listed.returncode == 0 and "TABLE DATA public runs" in listed.stdout
 
 
 def test_a_bare_postgresql_url_is_refused_naming_the_driver(clean_municipality, tmp_path):
