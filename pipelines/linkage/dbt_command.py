@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from pipelines.core.failpoints import failpoint
 from pipelines.core.process import collect_cycles_less_often, exit_without_teardown
 
 SERVER_ENV = "MIMAMORI_DBT_SERVER"  # the warm process's socket, in the environment dagster-dbt passes on
@@ -107,6 +108,7 @@ def run_on_warm_process(argv: list[str]) -> int | None:
     handlers, forwarded = {}, []
     try:
         conn.connect(path)  # the night listens from the start: this waits for the warm process, if any
+        failpoint("dbt_client_connected")  # tests: an interrupt before the command is handed over
         listening = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
         if listening[1] != os.getuid():
             raise ConnectionRefusedError(f"{path} is served by uid {listening[1]}")
@@ -121,6 +123,7 @@ def run_on_warm_process(argv: list[str]) -> int | None:
                 os.kill(server, signum)
             except ProcessLookupError:
                 pass
+            os.write(2, f"mimamori-dbt: {signal.Signals(signum).name} passed on to dbt (pid {server})\n".encode())
 
         handlers = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
         conn.settimeout(None)
@@ -260,10 +263,12 @@ def _run_request(conn: socket.socket) -> int:
     # the command killed before dbt ended (dagster-dbt gave up on it): dbt stops with it
     threading.Thread(target=_stop_when_closed, args=(conn, answered), daemon=True).start()
     try:
+        failpoint("dbt_before_run")  # tests: an interrupt once the command is here, before dbt starts
         code = run_dbt()
     except KeyboardInterrupt:  # before dbt started, or while its database closed: the run is cancelled
         code = EXIT_INTERRUPTED
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # dbt is done: a later interrupt is reported as too late
+    failpoint("dbt_after_run")  # tests: an interrupt after dbt ended, before the command has its answer
     sys.stdout.flush()
     sys.stderr.flush()
     null = os.open(os.devnull, os.O_WRONLY)  # dagster-dbt's pipe closed here before the command answers

@@ -118,6 +118,54 @@ def test_an_interrupt_reaches_dbt_when_the_night_inherited_interrupts_ignored(tm
         signal.signal(signal.SIGINT, previous)
 
 
+def _interrupted_at(moment: str, tmp_path: Path) -> tuple[subprocess.Popen, subprocess.Popen, str]:
+    """A command paused at ``moment`` (a failpoint), interrupted there as dagster-dbt cancels it, then let go
+    once the interrupt was passed on (or the client is gone): each step waits on an event, not on time."""
+    good = tmp_path / "good"
+    tiny_dbt_project(good, "select 42 as answer")
+    release = tmp_path / "release"
+    with warm_dbt_process() as server:  # (its socket in os.environ from here)
+        env = {**os.environ, "MIMAMORI_FAILPOINT": f"pause:{moment}", "MIMAMORI_FAILPOINT_RELEASE": str(release)}
+        client = subprocess.Popen(_command(good), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  cwd=good, env=env)
+        reached = Path(f"{release}.reached")
+        deadline = time.monotonic() + 120
+        while not reached.exists():
+            assert time.monotonic() < deadline and client.poll() is None, client.communicate()
+            time.sleep(0.01)
+        client.send_signal(signal.SIGINT)
+        err = ""
+        if moment != "dbt_client_connected":  # the client passes it on to the warm process, and says so
+            for line in client.stderr:
+                err += line
+                if "SIGINT passed on to dbt" in line:
+                    break
+        release.touch()
+        _, rest = client.communicate(timeout=120)
+        server.wait(timeout=60)
+    return client, server, err + rest
+
+
+def test_an_interrupt_before_the_command_is_handed_over_runs_no_dbt(tmp_path):
+    client, server, _ = _interrupted_at("dbt_client_connected", tmp_path)
+    assert client.returncode == -signal.SIGINT  # (Python ends by SIGINT on an unhandled KeyboardInterrupt)
+    assert server.returncode != 0 and not (tmp_path / "good" / "tiny.duckdb").exists()
+
+
+def test_an_interrupt_after_the_hand_over_but_before_dbt_starts_cancels_it(tmp_path):
+    client, server, _ = _interrupted_at("dbt_before_run", tmp_path)
+    assert client.returncode == server.returncode == 2
+    assert not (tmp_path / "good" / "tiny.duckdb").exists()  # dbt never ran
+
+
+def test_an_interrupt_after_dbt_ended_is_reported_as_too_late(tmp_path):
+    client, server, err = _interrupted_at("dbt_after_run", tmp_path)
+    assert client.returncode == server.returncode == 0
+    assert "interrupted too late: dbt had already finished (exit 0)" in err
+    with duckdb.connect(str(tmp_path / "good" / "tiny.duckdb"), read_only=True) as con:
+        assert con.execute("select answer from main.answer").fetchall() == [(42,)]
+
+
 def test_no_place_for_the_socket_means_no_warm_process_not_a_failed_night(tmp_path, monkeypatch):
     import tempfile
 
