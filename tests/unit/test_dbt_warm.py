@@ -72,30 +72,55 @@ def test_an_unused_warm_process_ends_with_the_night_and_leaves_nothing():
     assert os.environ.get(SERVER_ENV) == before
 
 
-def _slow_project(root: Path) -> None:
-    tiny_dbt_project(root, "select sum(a.range * b.range) as n from range(40000) a, range(40000) b")  # seconds of work
+def _paused_project(root: Path) -> Path:
+    """A dbt project whose one model (Python, run by dbt-duckdb in dbt's process) waits until the test releases
+    it: dbt is running for certain while the test acts, whatever the machine's load (issue #35)."""
+    tiny_dbt_project(root, "select 1")
+    (root / "models" / "answer.sql").unlink()
+    (root / "models" / "answer.py").write_text(
+        "import os\nimport time\n\n\ndef model(dbt, session):\n"
+        "    release = os.environ['MIMAMORI_TEST_RELEASE']\n"
+        "    open(release + '.reached', 'w').close()\n"
+        "    while not os.path.exists(release):\n        time.sleep(0.01)\n"
+        "    return session.sql('select 42 as answer')\n")
+    return root / "release"
 
 
-def _started(client: subprocess.Popen, timeout: float = 60) -> None:
-    """Once dbt in the warm process has started the slow model."""
-    deadline = time.monotonic() + timeout
-    for line in client.stdout:
-        if '"LogStartLine"' in line or time.monotonic() > deadline:
-            return
+def _start_paused(root: Path, release: Path) -> subprocess.Popen:
+    """The command, once dbt in the warm process is inside the paused model."""
+    client = subprocess.Popen(_command(root), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              cwd=root, env={**os.environ, "MIMAMORI_TEST_RELEASE": str(release)})
+    deadline = time.monotonic() + 120
+    while not Path(f"{release}.reached").exists():
+        assert time.monotonic() < deadline and client.poll() is None, client.communicate()
+        time.sleep(0.01)
+    return client
+
+
+def _interrupt_then_release(client: subprocess.Popen, release: Path) -> str:
+    """SIGINT to the command, as dagster-dbt cancels; the model let go once the command has passed it on."""
+    client.send_signal(signal.SIGINT)
+    err = ""
+    for line in client.stderr:
+        err += line
+        if "SIGINT passed on to dbt" in line:
+            break
+    release.touch()
+    return err
 
 
 def test_a_command_killed_or_interrupted_stops_dbt_in_the_warm_process(tmp_path):
-    slow = tmp_path / "slow"
-    _slow_project(slow)
+    paused = tmp_path / "paused"
+    release = _paused_project(paused)
     with warm_dbt_process() as server:  # killed as dagster-dbt would kill it: dbt stops with it
-        client = subprocess.Popen(_command(slow), stdout=subprocess.PIPE, text=True, cwd=slow)
-        _started(client)
+        client = _start_paused(paused, release)
         client.kill()
         assert server.wait(timeout=20) == -signal.SIGKILL
+    release.unlink(missing_ok=True)
+    Path(f"{release}.reached").unlink()
     with warm_dbt_process() as server:  # interrupted as dagster-dbt cancels it: dbt is interrupted
-        client = subprocess.Popen(_command(slow), stdout=subprocess.PIPE, text=True, cwd=slow)
-        _started(client)
-        client.send_signal(signal.SIGINT)
+        client = _start_paused(paused, release)
+        _interrupt_then_release(client, release)
         assert client.wait(timeout=120) == server.wait(timeout=20) == 2  # dbt's code for an interrupted run
 
 
@@ -103,17 +128,15 @@ def test_an_interrupt_reaches_dbt_when_the_night_inherited_interrupts_ignored(tm
     """A night started in the background of a script (`make test &`, CI) inherits SIGINT ignored, and Python
     keeps it so: dbt's warm process ignored the forwarded interrupt and the cancelled command exited 0
     (issue #35). Each mimamori-dbt process now makes SIGINT raise, whatever it inherited."""
-    slow = tmp_path / "slow"
-    _slow_project(slow)
+    paused = tmp_path / "paused"
+    release = _paused_project(paused)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # what `cmd &` in a non-interactive shell does
     try:
         with warm_dbt_process() as server:
-            client = subprocess.Popen(_command(slow), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                      cwd=slow)
-            _started(client)
-            client.send_signal(signal.SIGINT)
+            client = _start_paused(paused, release)
+            err = _interrupt_then_release(client, release)
             assert client.wait(timeout=120) == server.wait(timeout=20) == 2
-            assert "too late" not in client.stderr.read()
+            assert "too late" not in err + client.stderr.read()
     finally:
         signal.signal(signal.SIGINT, previous)
 
