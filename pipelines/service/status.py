@@ -71,7 +71,7 @@ def night_status(root: Path, now: datetime | None = None) -> Status:
                              f"({_local(end)}), more than {FRESH_HOURS}: no night has finished since"
                              + (f" (run {running} is running now)" if running else "") + f". Its log: {log}",
                       "stale", **common)
-    return Status(True, f"The night of {as_of} succeeded, finished {_local(end)} ({hours:.0f} hours ago). "
+    return Status(True, f"The night of {as_of} succeeded, finished {_local(end)} ({hours:.1f} hours ago). "
                         f"Its log: {log}", "succeeded", **common)
 
 
