@@ -251,22 +251,33 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+def _refusable(command: str, action):
+    """A service command's action: its result and exit 0; a running night → exit 75, a refusal → exit 2, each
+    with its sentence on stderr."""
+    from pipelines.core.lock import EX_TEMPFAIL, NightRunning
+    from pipelines.service.backup import BackupError
+
+    try:
+        return action(), 0
+    except NightRunning as running:
+        print(f"mimamori {command}: {running}", file=sys.stderr)
+        return None, EX_TEMPFAIL
+    except BackupError as refused:  # (RotationError is one)
+        print(f"mimamori {command}: {refused}", file=sys.stderr)
+        return None, 2
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     """A consistent, dated backup of the home, taken under the night lock (README, "Backup and restore")."""
     import getpass
 
-    from pipelines.core.lock import EX_TEMPFAIL, NightRunning
-    from pipelines.service.backup import BackupError, backup
+    from pipelines.service.backup import backup
 
-    try:
-        done = backup(Path(args.home), Path(args.to), Path(args.with_keys) if args.with_keys else None,
-                      getpass.getuser(), wait=args.wait)
-    except NightRunning as running:
-        print(f"mimamori backup: {running}", file=sys.stderr)
-        return EX_TEMPFAIL
-    except BackupError as refused:
-        print(f"mimamori backup: {refused}", file=sys.stderr)
-        return 2
+    done, code = _refusable("backup", lambda: backup(
+        Path(args.home), Path(args.to), Path(args.with_keys) if args.with_keys else None, getpass.getuser(),
+        wait=args.wait))
+    if code:
+        return code
     print(f"backup of {Path(args.home).resolve()}: {done.files} files, {done.bytes / 1e6:.1f} MB "
           "(stores still encrypted; no key in it)")
     if done.pg_dump:
@@ -280,13 +291,12 @@ def cmd_backup(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     import getpass
 
-    from pipelines.service.backup import BackupError, restore
+    from pipelines.service.backup import restore
 
-    try:
-        files = restore(Path(args.from_), Path(args.home), Path(args.keys) if args.keys else None, getpass.getuser())
-    except BackupError as refused:
-        print(f"mimamori restore: {refused}", file=sys.stderr)
-        return 2
+    files, code = _refusable("restore", lambda: restore(
+        Path(args.from_), Path(args.home), Path(args.keys) if args.keys else None, getpass.getuser()))
+    if code:
+        return code
     print(f"restored {files} files into {Path(args.home).resolve()} (checked against the manifest; keys in place). "
           f"Check it: mimamori audit verify --home {args.home}")
     return 0
@@ -295,8 +305,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     import getpass
 
-    from pipelines.core.lock import EX_TEMPFAIL, NightRunning
-    from pipelines.service.rotation import RotationError, rotate_store_key
+    from pipelines.service.rotation import rotate_store_key
 
     if args.pseudonym:
         print("mimamori keys rotate: the pseudonym key is not rotated: the analysts' tokens follow each child night "
@@ -304,14 +313,10 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
               "start a new purpose (config/governance.yml pseudonyms.purpose) and tell the analysts (README, Keys).",
               file=sys.stderr)
         return 2
-    try:
-        done = rotate_store_key(Path(args.home), getpass.getuser(), wait=args.wait)
-    except NightRunning as running:
-        print(f"mimamori keys rotate: {running}", file=sys.stderr)
-        return EX_TEMPFAIL
-    except RotationError as refused:
-        print(f"mimamori keys rotate: {refused}", file=sys.stderr)
-        return 2
+    done, code = _refusable("keys rotate", lambda: rotate_store_key(Path(args.home), getpass.getuser(),
+                                                                    wait=args.wait))
+    if code:
+        return code
     print(f"the restricted store is re-encrypted under a new key ({done['tables']} tables, {done['rows']:,} rows; "
           f"key {done['old']} → {done['new']}); the old key is retired to {done['retired']} "
           "(it opens the backups taken before today)")

@@ -26,6 +26,25 @@ def restricted_path(home: Path) -> Path:
     return Home(home).restricted_store
 
 
+def attach_encrypted(con: duckdb.DuckDBPyConnection, path: Path, alias: str, key: str,
+                     read_only: bool = False) -> None:
+    """An encrypted DuckDB file attached to ``con`` as ``alias`` with ``key`` (httpfs loaded)."""
+    options = ["ENCRYPTION_KEY $key"] + (["READ_ONLY"] if read_only else [])
+    con.execute(f"ATTACH '{path}' AS {alias} ({', '.join(options)})", {"key": key})
+
+
+def open_encrypted(path: Path, key: str, alias: str, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """A new connection with an encrypted store attached (duckdb.Error if the key does not open it)."""
+    con = duckdb.connect(config=connection_config())
+    try:
+        con.execute("LOAD httpfs")  # OpenSSL: DuckDB writes encrypted databases only with it
+        attach_encrypted(con, path, alias, key, read_only)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 @contextmanager
 def connect(home: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection with the encrypted restricted store attached as ``restricted`` and selected.
@@ -34,12 +53,8 @@ def connect(home: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
     """
     database = restricted_path(home)
     database.parent.mkdir(parents=True, exist_ok=True)
-    key = secret(home, "restricted_db", create=not read_only)
-    con = duckdb.connect(config=connection_config())
+    con = open_encrypted(database, secret(home, "restricted_db", create=not read_only), RESTRICTED, read_only)
     try:
-        con.execute("LOAD httpfs")  # OpenSSL: DuckDB writes encrypted databases only with it
-        options = ["ENCRYPTION_KEY $key"] + (["READ_ONLY"] if read_only else [])
-        con.execute(f"ATTACH '{database}' AS {RESTRICTED} ({', '.join(options)})", {"key": key})
         limit_memory(con, Home(home).spill)
         con.execute(f"USE {RESTRICTED}")
         if not read_only:

@@ -229,15 +229,11 @@ def _check_store_opens(store: Path, key: str | None) -> None:
         return
     import duckdb
 
-    from pipelines.core.duckdb_env import connection_config
+    from pipelines.core.store import open_encrypted
 
-    con = duckdb.connect(config=connection_config())
     try:
-        con.execute("LOAD httpfs")
-        con.execute(f"ATTACH '{store}' AS restored (ENCRYPTION_KEY $key, READ_ONLY)", {"key": key})
-        con.execute("SELECT count(*) FROM restored.raw.load_log").fetchone()
+        con = open_encrypted(store, key, "restored")
     except duckdb.Error as e:
         raise BackupError(f"the backup's restricted store does not open with the key given ({e}); nothing was "
                           "restored") from None
-    finally:
-        con.close()
+    con.close()

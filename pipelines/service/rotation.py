@@ -22,10 +22,10 @@ import duckdb
 
 from pipelines.core.audit import AuditLog
 from pipelines.core.clock import TOKYO
-from pipelines.core.duckdb_env import connection_config
 from pipelines.core.home import Home
 from pipelines.core.keys import ENV as KEY_ENV
 from pipelines.core.lock import night_lock
+from pipelines.core.store import attach_encrypted, open_encrypted
 from pipelines.service.backup import BackupError, fingerprint
 
 NAME = "restricted_db"
@@ -33,14 +33,6 @@ NAME = "restricted_db"
 
 class RotationError(BackupError):
     """A key rotation refused, with the reason."""
-
-
-def _open(path: Path, key: str, alias: str, read_only: bool = True) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config=connection_config())
-    con.execute("LOAD httpfs")
-    con.execute(f"ATTACH '{path}' AS {alias} (ENCRYPTION_KEY $key{', READ_ONLY' if read_only else ''})",
-                {"key": key})
-    return con
 
 
 def _row_counts(con: duckdb.DuckDBPyConnection, alias: str) -> dict[str, int]:
@@ -51,7 +43,7 @@ def _row_counts(con: duckdb.DuckDBPyConnection, alias: str) -> dict[str, int]:
 
 def opens(store: Path, key: str) -> bool:
     try:
-        _open(store, key, "probe").close()
+        open_encrypted(store, key, "probe").close()
         return True
     except duckdb.Error:
         return False
@@ -76,9 +68,9 @@ def rotate_store_key(root: Path, user: str = "", wait: float = 0.0) -> dict:
             f.flush()
             os.fsync(f.fileno())
         new_store.unlink(missing_ok=True)
-        con = _open(store, old_key, "old")
+        con = open_encrypted(store, old_key, "old")
         try:
-            con.execute(f"ATTACH '{new_store}' AS new (ENCRYPTION_KEY $key)", {"key": new_key})
+            attach_encrypted(con, new_store, "new", new_key)
             con.execute("COPY FROM DATABASE old TO new")
             before, after = _row_counts(con, "old"), _row_counts(con, "new")
         finally:
