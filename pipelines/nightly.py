@@ -20,14 +20,14 @@ from pipelines.core.audit import AuditLog
 from pipelines.core.console import StepLines, captured_output, console_stream, first_error
 from pipelines.core.duckdb_env import extension_directory
 from pipelines.core.home import Home, private_home
-from pipelines.core.instance import write_instance_config
 from pipelines.core.keys import secret
 from pipelines.core.lock import night_lock
-from pipelines.core.instance import night_max_runtime_seconds
+from pipelines.core.instance import night_max_runtime_seconds, write_instance_config
 from pipelines.core.process import TELEMETRY_OFF, kill_descendants
 from pipelines.core.resources import AS_OF_TAG
 from pipelines.linkage.dbt_command import warm_dbt_process
 from pipelines.linkage.manifest import ensure_dbt_manifest
+
 
 def prepare_environment(home: Path, landing: Path) -> None:
     """The run's environment: the Dagster instance of HOME/.dagster, telemetry off, the home for dbt's profile."""
