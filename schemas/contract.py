@@ -73,6 +73,7 @@ ATTENDANCE_STATUSES = ("出席", "欠席", "遅刻", "早退", "出席停止", "
 ABSENCE_REASONS = ("病気", "経済的理由", "その他")
 CHECKUP_KINDS = ("4か月児", "1歳6か月児", "3歳児", "就学時", "学校定期")
 CHECKUP_RESULTS = ("異常なし", "要観察", "要精密", "要医療")
+GUIDANCE_CASE_TYPES = ("虐待相談", "養護相談", "一時保護", "非行相談", "育成相談", "障害相談")  # 対応区分
 
 # Japanese eras: symbol, kanji name, first day. Era year 1 (元年) is the year of the first day.
 ERAS: tuple[tuple[str, str, date], ...] = (
@@ -204,6 +205,30 @@ EXTRACTS: dict[str, Extract] = {
             title="健診",
             english="health check-ups",
             feeds=("C3", "H1", "H2"),
+        ),
+        Extract(
+            "jisou",
+            "県 児童相談所 child guidance centre's list (児相ケース), under an agreement (../shared/spec/linkage.md)",
+            True,
+            (
+                Column("児相ケース番号", "case_number", "text", True),
+                Column("氏名", "full_name", "text", True),
+                Column("氏名カナ", "full_name_kana", "text"),
+                Column("生年月日", "birth_date", "date", True),
+                Column("性別", "sex", "code", True, ("1", "2")),
+                Column("住所", "address", "text"),
+                Column("保護者氏名", "guardian_name", "text"),
+                Column("対応区分", "case_type", "code", True, GUIDANCE_CASE_TYPES),
+                Column("受付日", "received_on", "date", True),
+                Column("終結日", "closed_on", "date"),
+            ),
+            unique=("case_number",),
+            description="One case of the prefecture's centre about a child of the city; no 宛名番号: linked by "
+                        "name, birth date and address (pipelines/matching).",
+            group="guidance",
+            title="児童相談所",
+            english="child guidance centre",
+            feeds=("C4",),
         ),
     )
 }

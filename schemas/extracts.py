@@ -151,6 +151,29 @@ def kenshin(as_of: date) -> pa.DataFrameSchema:
     )
 
 
+def jisou(as_of: date) -> pa.DataFrameSchema:
+    x = "jisou"
+    return pa.DataFrameSchema(
+        {
+            "case_number": _column(x, "case_number", pl.String),
+            "full_name": _column(x, "full_name", pl.String),
+            "full_name_kana": _column(x, "full_name_kana", pl.String),
+            "birth_date": _column(x, "birth_date", pl.Date, _within("生年月日", EARLIEST_BIRTH, as_of)),
+            "sex": _column(x, "sex", pl.String),
+            "address": _column(x, "address", pl.String),
+            "guardian_name": _column(x, "guardian_name", pl.String),
+            "case_type": _column(x, "case_type", pl.String),
+            "received_on": _column(x, "received_on", pl.Date, _within("受付日", date(1990, 1, 1), as_of)),
+            "closed_on": _column(x, "closed_on", pl.Date, _within("終結日", date(1990, 1, 1), as_of)),
+        },
+        checks=[unique_key("case_number", label="児相ケース番号"),
+                pa.Check(lambda d: d.lazyframe.select(
+                    pl.col("closed_on").is_null() | (pl.col("closed_on") >= pl.col("received_on"))),
+                    error="終結日が受付日より前です", name="closed_after_received")],
+        name=x, title="児童相談所",
+    )
+
+
 SCHEMAS = {"jumin": jumin, "zei": zei, "fukushi": fukushi, "gakureibo": gakureibo, "shukketsu": shukketsu,
-           "kenshin": kenshin}
+           "kenshin": kenshin, "jisou": jisou}
 assert set(SCHEMAS) == set(EXTRACTS), "one schema per extract of the contract"

@@ -22,6 +22,7 @@ import polars as pl
 from faker import Faker
 
 from schemas.contract import ERAS
+from seeds.jisou import JisouPlanter, jisou_frame, plant_twins
 from seeds.presets import PRESETS
 
 CITY = "みまもり市"  # fictional: no real municipality has this name
@@ -115,6 +116,8 @@ class World:
     kenshin: pl.DataFrame
     planted: pl.DataFrame
     attendance_pupils: pl.DataFrame  # pupil, pupil_id, school_code: 11 bytes a school day, not 40 (yokohama: 30 M)
+    jisou: pl.DataFrame  # the 児童相談所's cases as its records (seeds/jisou.py)
+    jisou_truth: pl.DataFrame  # case number → 宛名番号 (or none) and the messes planted
 
 
 class MunicipalityGenerator:
@@ -153,7 +156,11 @@ class MunicipalityGenerator:
         attendance, attendance_pupils = self._attendance(pupils, persons)
         kenshin = self._kenshin(persons, pupils)
         planted = self._planted_answer(persons)
-        return World(persons, zei, fukushi, pupils, attendance, kenshin, planted, attendance_pupils)
+        persons, jisou, jisou_truth = JisouPlanter(
+            persons, np.random.default_rng([self.seed, 2]), self.t, CITY, self.last_names, self.male_names,
+            self.female_names, self.towns).plant()
+        return World(persons, zei, fukushi, pupils, attendance, kenshin, planted, attendance_pupils, jisou,
+                     jisou_truth)
 
     def _persons(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         rng, r = self.rng, self.rates
@@ -262,6 +269,7 @@ class MunicipalityGenerator:
             area_code=pl.format("{}{}", (pl.col("area") % len(self.towns) + 101).cast(pl.String),
                                 pl.col("chome").cast(pl.String).str.zfill(3)),
         )
+        persons = plant_twins(persons, np.random.default_rng([self.seed, 3]))
         persons = self._plant_domains(persons, households)
         return persons, households
 
@@ -666,7 +674,8 @@ class ExtractWriter:
             体重=pl.when(pl.col("unknown")).then(pl.lit("")).otherwise(pl.col("weight").cast(pl.String)),
             判定=pl.when(pl.col("unknown")).then(pl.lit("")).otherwise(pl.col("result")),
         )
-        frames = {"jumin": jumin, "zei": zei, "fukushi": fukushi, "gakureibo": gakureibo, "kenshin": kenshin}
+        frames = {"jumin": jumin, "zei": zei, "fukushi": fukushi, "gakureibo": gakureibo, "kenshin": kenshin,
+                  "jisou": jisou_frame(w.jisou, d).lazy()}
         return {k: v.fill_null("") for k, v in frames.items()}
 
     def make_dirty(self, frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
@@ -818,6 +827,7 @@ def generate(preset: str, seed: int, as_of: date, out: Path, dirty: bool = False
         for path in write_layout_example(layout, landing, out / "layouts"):
             files[path.name] = files.pop(path.name, None) or 0
     world.planted.write_csv(answers / "planted_children.csv")
+    world.jisou_truth.write_csv(answers / "jisou_truth.csv")
     persons = world.persons
     result = GenerationResult(
         preset=preset, seed=seed, as_of=as_of.isoformat(), landing=str(landing), answers=str(answers),
