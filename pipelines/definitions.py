@@ -14,6 +14,7 @@ import pipelines.governance.definitions
 import pipelines.ingest.definitions
 import pipelines.linkage.definitions
 import pipelines.lists.definitions
+import pipelines.matching.definitions
 import pipelines.operations.definitions
 import pipelines.quality.definitions
 import pipelines.reviews.definitions
@@ -23,8 +24,8 @@ from pipelines.linkage.assets import dbt_project
 from pipelines.linkage.resources import NightlyDbtCliResource
 from pipelines.quality.resources import QualitySuites
 
-# in the data's path: ingest → reviews, rights → linkage (dbt) → analysis, lists → governance → quality
-CAPABILITIES = [pipelines.ingest, pipelines.reviews, pipelines.rights, pipelines.linkage, pipelines.analysis,
+# in the data's path: ingest → matching, reviews, rights → linkage (dbt) → analysis, lists → governance → quality
+CAPABILITIES = [pipelines.ingest, pipelines.matching, pipelines.reviews, pipelines.rights, pipelines.linkage, pipelines.analysis,
                 pipelines.lists, pipelines.governance, pipelines.quality, pipelines.operations]
 
 

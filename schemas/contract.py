@@ -281,3 +281,25 @@ RETURNS = Extract(
     english="caseworkers' reviews",
     headers_required=("宛名番号", *REVIEW_INPUTS),
 )
+
+# The data team's decisions on the linkage's review file (照合確認, ../shared/spec/linkage.md), returned into
+# <landing>/returns/ and read under the same rules as an extract.
+LINKAGE_DECISIONS = ("同一", "別人")
+LINKAGE_INPUTS = ("判定", "確認日", "確認者")  # the three columns the data team fills
+LINKAGE_RETURNS = Extract(
+    "linkage_returns",
+    "データ担当 the data team's linkage reviews (照合確認)",
+    False,
+    (
+        Column("児相ケース番号", "case_number", "text", True),
+        Column("宛名番号", "address_code", "id15", True),
+        Column("判定", "decision", "code", False, LINKAGE_DECISIONS),
+        Column("確認日", "reviewed_on", "date"),
+        Column("確認者", "reviewer", "code"),
+        Column("照合キー", "pair_hash", "text", True),
+    ),
+    description="One pair put to review: the centre's record and a resident, judged the same child or not.",
+    group="guidance",
+    title="照合確認",
+    english="linkage reviews",
+)

@@ -13,7 +13,7 @@ from datetime import date
 import pandera.polars as pa
 import polars as pl
 
-from schemas.contract import REVIEW_RESULTS
+from schemas.contract import LINKAGE_DECISIONS, REVIEW_RESULTS
 
 STAFF_CODE = r"^[A-Za-z0-9]{1,10}$"
 
@@ -40,4 +40,23 @@ def returns(as_of: date, listed: set[str]) -> pa.DataFrameSchema:
             pa.Check(on_that_list, error="宛名番号: この判定基準日のリストに載っていません", name="on_that_list"),
         ],
         name="returns", title="確認結果",
+    )
+
+
+def linkage_returns(as_of: date) -> pa.DataFrameSchema:
+    """The data team's 照合確認 rows (after the unfilled rows were skipped and the half-filled quarantined)."""
+    return pa.DataFrameSchema(
+        {
+            "case_number": pa.Column(pl.String, nullable=False, title="児相ケース番号"),
+            "address_code": pa.Column(pl.String, nullable=False, title="宛名番号"),
+            "decision": pa.Column(pl.String, nullable=False, title="判定", checks=[
+                pa.Check.isin(list(LINKAGE_DECISIONS), error="判定: 同一 か 別人 ではありません")]),
+            "reviewed_on": pa.Column(pl.Date, nullable=False, title="確認日", checks=[
+                pa.Check.le(as_of, error=f"確認日: この夜（{as_of}）より後の日付です")]),
+            "reviewer": pa.Column(pl.String, nullable=False, title="確認者", checks=[
+                pa.Check.str_matches(STAFF_CODE, error="確認者: 職員コード（半角英数字1〜10文字）ではありません")]),
+            "pair_hash": pa.Column(pl.String, nullable=False, title="照合キー", checks=[
+                pa.Check.str_matches(r"^[0-9a-f]{16}:[0-9a-f]{16}$", error="照合キー: 書き換えられています")]),
+        },
+        name="linkage_returns", title="照合確認",
     )

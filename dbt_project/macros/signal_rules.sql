@@ -31,6 +31,8 @@
     coalesce({{ m }}.days_since_consultation < {{ r['within_days'] }}, false)
     {%- elif signal == 'C3' -%}
     ({{ missed_checkup_days(r, m) }} is not null)
+    {%- elif signal == 'C4' -%}
+    coalesce({{ m }}.guidance_closed_days < {{ r['within_days'] }}, false)
     {%- elif signal in ('S1', 'S2') -%}
     coalesce({{ m }}.{{ 'absences_last_month' if signal == 'S1' else 'absences_school_year' }} >= {{ r['min_days'] }}, false)
     {%- elif signal in ('S3', 'S4') -%}

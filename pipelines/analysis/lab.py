@@ -36,7 +36,7 @@ MEASURES = ["household_size", "household_adults", "household_children",
             "seikatsu_hogo_self", "seikatsu_hogo_member", "jido_fuyo_self", "jido_fuyo_member",
             "shugaku_enjo_self", "shugaku_enjo_member", "adults_assessed", "adults_exempt",
             "days_since_report_self", "days_since_report_sibling", "days_since_consultation",
-            "missed_4m_days", "missed_18m_days", "missed_3y_days",
+            "missed_4m_days", "missed_18m_days", "missed_3y_days", "guidance_closed_days",
             "absences_last_month", "absences_school_year", "late_recent", "late_baseline", "nurse_recent",
             "nurse_baseline", "days_since_checkup", "latest_checkup_result", "weight_ratio"]
 FAIRNESS_DIMENSIONS = {"sex": "sex", "age_band": "age_band", "town_code": "town_code",

@@ -101,6 +101,10 @@ class Home:
     def exports(self, as_of: date) -> Path:
         return self.exports_root / as_of.isoformat()
 
+    def linkage(self, as_of: date) -> Path:
+        """The night's 照合確認 file for the data team and the linkage model it used (owner-only)."""
+        return self.root / "linkage" / as_of.isoformat()
+
     @property
     def reports_root(self) -> Path:
         return self.root / "reports"

@@ -171,7 +171,11 @@ def score(cases: pl.DataFrame, residents: pl.DataFrame, *, seed: int = 20261205)
         prior = min(0.5, max(cases.height, 1) / max(cases.height * residents.height, 1))  # ≈ one child per record
         linker = Linker([left, right], settings(prior), log_level=None)
         linker.training.estimate_u_using_random_sampling(max_pairs=3e5, seed=seed)
-        for rule in (block_on("birth_date"), block_on("kana")):
+        # Each session blocks on columns whose agreement makes most of its pairs matches, and estimates the
+        # m of the other comparisons (name and birth date: address, sex, guardian; the same house and
+        # birthday: the name — twins are there; name and block: the birth date).
+        for rule in (block_on("name", "birth_date"), block_on("birth_date", "chome", "banchi"),
+                     block_on("name", "chome")):
             linker.training.estimate_parameters_using_expectation_maximisation(rule, fix_u_probabilities=True)
         pairs = linker.inference.predict(threshold_match_probability=0.01)
         out = pl.from_arrow(pairs.as_duckdbpyrelation().arrow())

@@ -22,7 +22,8 @@ from pipelines.quality.gx_worker import SuiteRun, SuitesWorker, WorkerFailed
 from schemas.contract import EXTRACTS
 
 KEY_COLUMNS = {"jumin": "address_code", "zei": "address_code", "fukushi": "address_code",
-               "gakureibo": "pupil_id", "shukketsu": "pupil_id", "kenshin": "address_code"}
+               "gakureibo": "pupil_id", "shukketsu": "pupil_id", "kenshin": "address_code",
+               "jisou": "case_number"}
 ROW_BAND = 0.2  # a department's rows may change by ±20 % from one night to the next
 LIST_BAND = 0.5  # the list's size may change by ±50 % from the average of the previous nights
 MIN_LINK_RATE = 0.95

@@ -35,7 +35,9 @@ from pipelines.ingest.extracts import (
     decode,
     validate,
 )
+from pipelines.ingest.cells import cell_text
 from pipelines.ingest.normalize import parse_date
+from pipelines.matching.review import REVIEW_FILE_PREFIX
 from schemas.contract import RETURNS, REVIEW_INPUTS
 from schemas.reviews import returns as returns_schema
 
@@ -62,7 +64,8 @@ def return_files(landing: Path) -> list[ReturnFile]:
     if not folder.is_dir():
         return []
     paths = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".xlsx", ".csv")
-             and not p.name.startswith(("~$", "."))]  # Excel's lock files, hidden files
+             and not p.name.startswith(("~$", ".", REVIEW_FILE_PREFIX))]  # Excel's lock files, hidden files,
+    # the data team's linkage reviews (pipelines/matching/review.py reads those)
     files = []
     for path in sorted(paths, key=lambda p: (p.stat().st_mtime_ns, p.name)):
         m = EXPORT_NAME.match(path.stem)
@@ -72,19 +75,6 @@ def return_files(landing: Path) -> list[ReturnFile]:
             stamp = None
         files.append(ReturnFile(path, m["office"] if m else None, stamp))
     return files
-
-
-def _cell_text(value) -> str | None:
-    """An xlsx cell as the text the contract reads: dates as ISO, whole numbers without '.0'."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _read_csv(file: ReturnFile, data: bytes) -> ReadResult:
@@ -130,10 +120,10 @@ def _read_xlsx(file: ReturnFile, data: bytes) -> ReadResult:
         raise ExtractRejected(file.path, None, f"xlsx として開けません（{type(e).__name__}）") from None
     sheet = book[SHEET] if SHEET in book.sheetnames else book.worksheets[0]
     rows = sheet.iter_rows(values_only=True)
-    header = [(_cell_text(v) or "").strip(" \u3000") for v in next(rows, ())]
+    header = [(cell_text(v) or "").strip(" \u3000") for v in next(rows, ())]
     _check_header(file.path, header)
     read = _as_read(file, data, "xlsx", header,
-                    ((number, [_cell_text(v) for v in row]) for number, row in enumerate(rows, start=2)))
+                    ((number, [cell_text(v) for v in row]) for number, row in enumerate(rows, start=2)))
     book.close()
     return read
 

@@ -57,9 +57,13 @@ def department_sections(con: duckdb.DuckDBPyConnection, code: str) -> list[Secti
     for t in ("raw.gakureibo", set_aside_table("gakureibo")):
         if table_exists(con, t):
             pupils += [r[0] for r in con.execute(f"select pupil_id from {t} where address_code = ?", [code]).fetchall()]
+    cases = [r[0] for r in con.execute("select case_number from raw.jisou_links where address_code = ? "
+                                        "and band = 'link'", [code]).fetchall()] \
+        if table_exists(con, "raw.jisou_links") else []
     sections = []
     for name, extract in EXTRACTS.items():
-        person, keys = PERSON_TABLES[name], ([code] if PERSON_TABLES[name] == "address_code" else pupils)
+        person = PERSON_TABLES.get(name, "case_number")  # 児童相談所: the cases linked to the person
+        keys = {"address_code": [code], "pupil_id": pupils, "case_number": cases}[person]
         columns = [c.name for c in extract.columns]
         section = Section(f"{extract.title}（{extract.name}）",
                           [c.japanese for c in extract.columns] + ["訂正", "出典ファイル", "行", "状態"])

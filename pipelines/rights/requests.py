@@ -36,8 +36,10 @@ from schemas.rights import REQUESTS, SCHEMAS
 ROW_KEYS = {name: tuple(e.column(c).japanese for c in e.unique) for name, e in EXTRACTS.items()} | {
     "fukushi": ("宛名番号", "制度", "開始日")}
 # the tables that hold a person's rows, and the column that names the person (attendance: the pupil)
-PERSON_TABLES = {**{name: "pupil_id" if name == "shukketsu" else "address_code" for name in EXTRACTS},
-                 "reviews": "address_code"}
+# (The 児童相談所's rows name no 宛名番号: they are a person's through raw.jisou_links once linked, so a
+# suspension does not move them — the suspended child is out of the population, and C4 cannot fire.)
+PERSON_TABLES = {**{name: "pupil_id" if name == "shukketsu" else "address_code" for name in EXTRACTS
+                    if name != "jisou"}, "reviews": "address_code"}
 TABLES = {"teisei": "raw.corrections", "teishi": "raw.suspensions", "doui": "raw.consents"}
 
 

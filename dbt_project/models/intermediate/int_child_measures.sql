@@ -87,6 +87,27 @@ consultations as (  -- C2: the child's own newest consultation
     group by r.address_code
 ),
 
+guidance_cases as (  -- C4: the linked 児童相談所 cases of the rule's types, received by T, the most current first
+    select
+        g.*,
+        case when g.closed_on is null or g.closed_on > {{ as_of() }} then 0
+             else {{ days_before_as_of('g.closed_on') }} end as closed_days,
+        row_number() over (partition by g.address_code order by
+            case when g.closed_on is null or g.closed_on > {{ as_of() }} then 0
+                 else {{ days_before_as_of('g.closed_on') }} end, g.received_on desc, g.case_number) as current_rank
+    from {{ ref('stg_guidance__cases') }} as g
+    inner join children using (address_code)
+    where g.received_on <= {{ as_of() }}
+      and g.case_type in {{ quoted_list(var('rules')['signals']['C4']['case_types']) }}
+),
+
+guidance as (
+    select address_code, closed_days as guidance_closed_days, case_type as guidance_case_type,
+           received_on as guidance_received_on, link_note as guidance_link_note, corrections as guidance_corrections
+    from guidance_cases
+    where current_rank = 1
+),
+
 checkups as (
     select c.*
     from {{ ref('stg_health__checkups') }} as c
@@ -182,6 +203,7 @@ select
     q.days_since_consultation, q.consultation_corrections,
     {% for column in infant_kinds.values() %}m.{{ column }}_days, {% endfor %}
     m.missed_corrections,
+    g.guidance_closed_days, g.guidance_case_type, g.guidance_received_on, g.guidance_link_note, g.guidance_corrections,
     a.last_month_start, a.school_year_start,
     a.absences_last_month, a.absences_school_year, a.late_recent, a.late_baseline, a.nurse_recent, a.nurse_baseline,
     a.absence_month_corrections, a.absence_year_corrections, a.recent_corrections,
@@ -194,6 +216,7 @@ left join tax as t using (address_code)
 left join reports as r using (address_code)
 left join consultations as q using (address_code)
 left join missed as m using (address_code)
+left join guidance as g using (address_code)
 left join attendance as a using (address_code)
 left join latest_checkup as l using (address_code)
 left join weights as w using (address_code)

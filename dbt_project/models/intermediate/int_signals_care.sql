@@ -1,4 +1,4 @@
--- 養育 (care at home) signals C1–C3, one row per child and signal that fired (rules: macros/signal_rules.sql).
+-- 養育 (care at home) signals C1–C4, one row per child and signal that fired (rules: macros/signal_rules.sql).
 {% set c1 = rule('C1', 'within_days') %}
 with m as (
     select * from {{ ref('int_child_measures') }}
@@ -36,3 +36,12 @@ select
     end || ' 予定日' || {{ ymd(add_days(as_of(), '-' ~ missed)) }} || {{ corrected_note('missed_corrections') }}
 from m
 where {{ fires('C3', var('rules'), 'm') }}
+
+union all
+
+select
+    address_code, 'C4',
+    {{ signal_label('C4') }} || ': ' || guidance_case_type || ' 受付' || {{ ymd('guidance_received_on') }}
+        || '（照合: ' || guidance_link_note || '）' || {{ corrected_note('guidance_corrections') }}
+from m
+where {{ fires('C4', var('rules'), 'm') }}
