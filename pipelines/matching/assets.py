@@ -52,6 +52,14 @@ def _read_returned(con, home: MimamoriHome, as_of, context) -> dict:
     return counts
 
 
+def ensure_links_table(con) -> None:
+    """raw.jisou_links as the dbt models read it, empty (no list loaded yet, or a store built for tests)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {LINKS_TABLE} (case_number VARCHAR, band VARCHAR, "
+                "address_code VARCHAR, match_probability DOUBLE, match_weight DOUBLE, method VARCHAR, "
+                "explanation VARCHAR, runner_up_weight DOUBLE, pair_hash VARCHAR, as_of DATE, model_version VARCHAR)")
+
+
 def _write_links(con, decisions, as_of, version: str) -> None:
     con.register("links", decisions.to_arrow())
     con.execute(f"""CREATE OR REPLACE TABLE {LINKS_TABLE} AS
@@ -82,10 +90,8 @@ def jisou_links(context: dg.AssetExecutionContext, home: MimamoriHome, night_loc
         jisou = con.sql("SELECT * FROM raw.jisou").pl() if table_exists(con, "raw.jisou") else None
         if jisou is None or jisou.is_empty():
             context.log.info("no 児童相談所 list loaded: nothing to link")
-            con.execute(f"CREATE OR REPLACE TABLE {LINKS_TABLE} (case_number VARCHAR, band VARCHAR, "
-                        "address_code VARCHAR, match_probability DOUBLE, match_weight DOUBLE, method VARCHAR, "
-                        "explanation VARCHAR, runner_up_weight DOUBLE, pair_hash VARCHAR, as_of DATE, "
-                        "model_version VARCHAR)")
+            con.execute(f"DROP TABLE IF EXISTS {LINKS_TABLE}")
+            ensure_links_table(con)
             return dg.MaterializeResult(metadata={"records": 0, "returned": dg.MetadataValue.json(returned)})
         jumin = con.sql("SELECT address_code, household_code, full_name, full_name_kana, birth_date, sex, address "
                         "FROM raw.jumin").pl()

@@ -9,6 +9,7 @@ from pathlib import Path
 from pipelines.core.store import connect
 from pipelines.ingest.load import create_empty
 from pipelines.linkage.vars import as_of_env, dbt_vars
+from pipelines.matching.assets import ensure_links_table
 from pipelines.nightly import dbt_environment
 from pipelines.reviews.returns import ensure_table as ensure_reviews_table
 from pipelines.rights.requests import ensure_tables as ensure_rights_tables
@@ -33,6 +34,7 @@ def test_dbt_unit_tests_pass(tmp_path):
         for extract in EXTRACTS:
             create_empty(con, extract)
         ensure_reviews_table(con)
+        ensure_links_table(con)
         ensure_rights_tables(con)  # as the asset rights/applied leaves them before dbt
         mark_columns(con)
     built = dbt(home, tmp_path / "target", "run", "--empty", "--exclude", "tag:lab")
