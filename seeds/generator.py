@@ -22,7 +22,7 @@ import polars as pl
 from faker import Faker
 
 from schemas.contract import ERAS
-from seeds.jisou import JisouPlanter, jisou_frame, plant_twins
+from seeds.jisou import JisouPlanter, add_twins, jisou_frame
 from seeds.presets import PRESETS
 
 CITY = "みまもり市"  # fictional: no real municipality has this name
@@ -156,6 +156,7 @@ class MunicipalityGenerator:
         attendance, attendance_pupils = self._attendance(pupils, persons)
         kenshin = self._kenshin(persons, pupils)
         planted = self._planted_answer(persons)
+        persons = add_twins(persons, np.random.default_rng([self.seed, 3]), self.male_names, self.female_names)
         persons, jisou, jisou_truth = JisouPlanter(
             persons, np.random.default_rng([self.seed, 2]), self.t, CITY, self.last_names, self.male_names,
             self.female_names, self.towns).plant()
@@ -269,7 +270,6 @@ class MunicipalityGenerator:
             area_code=pl.format("{}{}", (pl.col("area") % len(self.towns) + 101).cast(pl.String),
                                 pl.col("chome").cast(pl.String).str.zfill(3)),
         )
-        persons = plant_twins(persons, np.random.default_rng([self.seed, 3]))
         persons = self._plant_domains(persons, households)
         return persons, households
 

@@ -44,18 +44,26 @@ def _epoch_day(d: int) -> date:
     return date(1970, 1, 1) + timedelta(days=int(d))
 
 
-def plant_twins(persons: pl.DataFrame, rng: np.random.Generator, share: float = 0.02) -> pl.DataFrame:
-    """Make the second child of some households with two or more children the first one's twin: the same
-    birth date (twins are two people, with the same household, surname and birthday)."""
-    kids = persons.with_row_index("row").filter(pl.col("role") == 1)
-    firsts = kids.group_by("household", maintain_order=True).agg(pl.col("row").head(2), pl.col("birth").first(),
-                                                                  pl.col("age").first()).filter(
-        pl.col("row").list.len() == 2)
-    firsts = firsts.filter(pl.Series(rng.random(firsts.height) < share))
-    second = firsts.select(row=pl.col("row").list.get(1), twin_birth=pl.col("birth"), twin_age=pl.col("age"))
-    return persons.with_row_index("row").join(second, on="row", how="left").with_columns(
-        birth=pl.coalesce("twin_birth", "birth"), age=pl.coalesce("twin_age", "age"),
-    ).drop("row", "twin_birth", "twin_age")
+def add_twins(persons: pl.DataFrame, rng: np.random.Generator, male: list[tuple[str, str]],
+              female: list[tuple[str, str]], share: float = 0.01) -> pl.DataFrame:
+    """Give some children of ordinary households a twin: a new resident of the same household, surname and
+    birth date, another given name. Added after every other table is drawn (a twin in a private school
+    or nursery has no other department's rows), so that the rest of the municipality stays as it was."""
+    kids = persons.filter((pl.col("role") == 1) & (pl.col("risk") == 0) & (pl.col("status") == "住民"))
+    kids = kids.filter(pl.Series(rng.random(kids.height) < share))
+    if kids.is_empty():
+        return persons
+    sex = np.where(rng.random(kids.height) < 0.5, kids["sex"].to_numpy(), 3 - kids["sex"].to_numpy())
+    names = [male[int(rng.integers(len(male)))] if s == 1 else female[int(rng.integers(len(female)))] for s in sex]
+    names = [n if n[0] != old else (male if s == 1 else female)[(i + 1) % len(male if s == 1 else female)]
+             for i, (n, old, s) in enumerate(zip(names, kids["first"].to_list(), sex))]
+    first_code = int(persons["address_code"].max()) + 1
+    twins = kids.with_columns(
+        address_code=pl.Series(np.arange(first_code, first_code + kids.height)),
+        sex=pl.Series(sex).cast(kids["sex"].dtype),
+        first=pl.Series([n[0] for n in names]), first_kana=pl.Series([n[1] for n in names]),
+        change_reason=pl.lit(""), change_day=pl.col("change_day"), planted=pl.lit(None, dtype=kids["planted"].dtype))
+    return pl.concat([persons, twins.select(persons.columns)])
 
 
 class JisouPlanter:

@@ -31,7 +31,10 @@ def test_every_row_of_every_file_is_loaded_or_quarantined(nightly_home):
     with restricted(home) as con:
         log = con.execute("select extract, file_name, status, rows_read, rows_loaded, rows_quarantined "
                           "from raw.load_log").pl()
-        assert (log["status"] == "loaded").all()
+        # a snapshot whose file has the same bytes as the day before (the 児童相談所's list, tiny's few cases)
+        # is relabelled, not read again
+        assert log["status"].is_in(["loaded", "unchanged"]).all() and (log["status"] == "loaded").sum() > 10
+        log = log.filter(pl.col("status") == "loaded")
         assert (log["rows_read"] == log["rows_loaded"] + log["rows_quarantined"]).all()
         purged = [e for e in AuditLog(home / "audit" / "audit.log").entries() if e["event"] == "purge"][-1]
         for row in log.filter(pl.col("extract") != "shukketsu").iter_rows(named=True):
