@@ -30,8 +30,7 @@ import polars as pl  # noqa: E402
 from pipelines.core import config  # noqa: E402
 from pipelines.ingest.extracts import landing_files, read_extract, validate  # noqa: E402
 from pipelines.matching.link import run_linkage  # noqa: E402
-from pipelines.matching.model import Thresholds, prepare_cases, prepare_residents  # noqa: E402
-from pipelines.matching.normalize import kana  # noqa: E402
+from pipelines.matching.model import Thresholds, prepare_residents  # noqa: E402
 from seeds.generator import generate  # noqa: E402
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import cache
 from pathlib import Path
 
@@ -43,7 +44,17 @@ def governance(path: Path | None = None) -> dict:
             "purpose": cfg.get("pseudonyms", {}).get("purpose", "analysis"),
             "lawful_basis": _lawful_basis(cfg.get("lawful_basis", "public_task")),
             "access_alert_per_user_per_day": int((cfg.get("access_alert") or {}).get("per_user_per_day", 20)),
-            "fairness_band": tuple(float(x) for x in cfg.get("fairness_band", (0.5, 2.0)))}
+            "fairness_band": tuple(float(x) for x in cfg.get("fairness_band", (0.5, 2.0))),
+            "agreements": {name: _agreement(name, a) for name, a in (cfg.get("agreements") or {}).items()}}
+
+
+def _agreement(extract: str, a: dict) -> dict:
+    """An agreement under which another organisation's data is used: lawful basis, name, date signed."""
+    if not isinstance(a, dict) or a.get("lawful_basis") != "agreement" or not a.get("name") \
+            or not isinstance(a.get("signed_on"), date):
+        raise ValueError(f"governance.yml: agreements.{extract} needs lawful_basis: agreement, its name and "
+                         f"signed_on (a date, YYYY-MM-DD); found {a!r}")
+    return {"lawful_basis": "agreement", "name": str(a["name"]), "signed_on": a["signed_on"].isoformat()}
 
 
 def _lawful_basis(value: str) -> str:

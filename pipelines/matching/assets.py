@@ -85,11 +85,17 @@ def jisou_links(context: dg.AssetExecutionContext, home: MimamoriHome, night_loc
 
     as_of = run_as_of(context)
     thresholds = Thresholds.from_rules(config.rules())
+    agreement = config.governance()["agreements"].get("jisou")
     with connect(home.root) as con:
         returned = _read_returned(con, home, as_of, context)
         jisou = con.sql("SELECT * FROM raw.jisou").pl() if table_exists(con, "raw.jisou") else None
+        if jisou is not None and not jisou.is_empty() and agreement is None:
+            context.log.error("児童相談所の名簿がありますが、協定が config/governance.yml (agreements.jisou) に記録されて"
+                              "いないため照合しません — the 児童相談所 list is not linked nor used without its agreement "
+                              "recorded in config/governance.yml (agreements.jisou: lawful_basis, name, signed_on)")
+            jisou = None
         if jisou is None or jisou.is_empty():
-            context.log.info("no 児童相談所 list loaded: nothing to link")
+            context.log.info("no 児童相談所 list to link")
             con.execute(f"DROP TABLE IF EXISTS {LINKS_TABLE}")
             ensure_links_table(con)
             return dg.MaterializeResult(metadata={"records": 0, "returned": dg.MetadataValue.json(returned)})
@@ -108,12 +114,14 @@ def jisou_links(context: dg.AssetExecutionContext, home: MimamoriHome, night_loc
     bands = linkage.decisions["band"].value_counts()
     count = {b: int(bands.filter(bands["band"] == b)["count"].sum()) for b in (LINK, REVIEW, NONE)}
     reviewed = int((linkage.decisions["method"] == "確認済").sum())
-    home.audit.append("linkage_review_written", file=str(path), pairs=rows.height, run_id=context.run_id)
+    home.audit.append("linkage_review_written", file=str(path), pairs=rows.height, agreement=agreement["name"],
+                      run_id=context.run_id)
     context.log.info(f"児童相談所 list: {jisou.height} records — {count[LINK]} linked ({reviewed} by the data team's "
                      f"decision), {count[REVIEW]} to review in {path.name}, {count[NONE]} found in no resident")
     return dg.MaterializeResult(metadata={
         "records": jisou.height, "linked": count[LINK], "linked_by_decision": reviewed, "to_review": count[REVIEW],
         "no_link": count[NONE], "residents_compared": linkage.residents_compared,
         "pairs_scored": linkage.pairs.height, "model_version": thresholds.model,
+        "agreement": f"{agreement['name']}（{agreement['signed_on']}）",
         "review_file": dg.MetadataValue.path(str(path)), "returned": dg.MetadataValue.json(returned),
     })

@@ -36,7 +36,7 @@ SEX = {"1": "男", "2": "女"}
 LAYOUT = [("児相ケース番号", 13), ("照合確率", 8), ("児相: 氏名", 12), ("児相: 氏名カナ", 14), ("児相: 生年月日", 11),
           ("児相: 性別", 5), ("児相: 住所", 22), ("児相: 保護者氏名", 12), ("宛名番号", 16), ("住民: 氏名", 12),
           ("住民: 氏名カナ", 14), ("住民: 生年月日", 11), ("住民: 性別", 5), ("住民: 住所", 22), ("住民: 世帯の大人", 14),
-          ("照合の内訳（重み）", 30), ("判定", 7), ("確認日", 11), ("確認者", 9), ("照合キー", 12)]
+          ("照合の内訳（重み）", 36), ("判定", 7), ("確認日", 11), ("確認者", 9), ("照合キー", 12)]
 
 
 def review_file(folder: Path, as_of: date) -> Path:
@@ -46,11 +46,12 @@ def review_file(folder: Path, as_of: date) -> Path:
 def review_rows(con: duckdb.DuckDBPyConnection, links: pl.DataFrame, as_of: date) -> pl.DataFrame:
     """The review band's pairs with both records as written (raw.jisou, raw.jumin) and the household's adults."""
     review = links.filter(pl.col("band") == "review").select("case_number", "address_code", "match_probability",
-                                                              "explanation", "pair_hash")
+                                                              "match_weight", "runner_up_weight", "explanation",
+                                                              "pair_hash")
     if review.is_empty():
         return review
     with_records = con.execute("""
-        SELECT r.case_number, r.match_probability, r.explanation, r.pair_hash,
+        SELECT r.case_number, r.match_probability, r.match_weight, r.runner_up_weight, r.explanation, r.pair_hash,
                j.full_name AS c_name, j.full_name_kana AS c_kana, j.birth_date AS c_birth, j.sex AS c_sex,
                j.address AS c_address, j.guardian_name AS c_guardian,
                p.address_code, p.full_name AS p_name, p.full_name_kana AS p_kana, p.birth_date AS p_birth,
@@ -63,9 +64,14 @@ def review_rows(con: duckdb.DuckDBPyConnection, links: pl.DataFrame, as_of: date
     return with_records
 
 
-def _explained(explanation: str) -> str:
-    parts = json.loads(explanation)
-    return "\n".join(f"{COMPARISON_NAMES[c]}: {parts[c][0]}（{parts[c][1]:+.1f}）" for c in COMPARED if c in parts)
+def _explained(row: dict) -> str:
+    """Each comparison's level and weight; and, when another resident came near, by how much (a twin, a
+    child of the same name): the reason a likely pair is still put to a person."""
+    parts = json.loads(row["explanation"])
+    lines = [f"{COMPARISON_NAMES[c]}: {parts[c][0]}（{parts[c][1]:+.1f}）" for c in COMPARED if c in parts]
+    if row.get("runner_up_weight") is not None:
+        lines.append(f"次点の候補あり: 重みの差 {row['match_weight'] - row['runner_up_weight']:.1f}")
+    return "\n".join(lines)
 
 
 def write_review_xlsx(rows: pl.DataFrame, path: Path, as_of: date) -> None:
@@ -86,14 +92,14 @@ def write_review_xlsx(rows: pl.DataFrame, path: Path, as_of: date) -> None:
                   str(row["c_birth"]), SEX.get(row["c_sex"], row["c_sex"]), row["c_address"] or "",
                   row["c_guardian"] or "", row["address_code"], row["p_name"], row["p_kana"] or "", str(row["p_birth"]),
                   SEX.get(row["p_sex"], row["p_sex"]), row["p_address"], row["p_adults"] or "",
-                  _explained(row["explanation"])]
+                  _explained(row)]
         for c, v in enumerate(values):
             sheet.write_string(r, c, v, cell)
         sheet.write_blank(r, len(values), None, fill)
         sheet.write_blank(r, len(values) + 1, None, day)
         sheet.write_blank(r, len(values) + 2, None, fill)
         sheet.write_string(r, len(values) + 3, row["pair_hash"], cell)
-        sheet.set_row(r, 15 * 5.2)  # the explanation's five lines
+        sheet.set_row(r, 15 * (7.2 if row.get("runner_up_weight") is not None else 6.0))  # the explanation's lines
     n = rows.height
     if n:
         decision = LAYOUT.index(("判定", 7))

@@ -102,6 +102,19 @@ def rights_section(summary: dict) -> str:
 {f"<p>Access alerts:</p><ul>{alerts}</ul>" if alerts else "<p>No user went over the day's limit of re-identifications and disclosure reports.</p>"}"""
 
 
+def guidance_section(g: dict) -> str:
+    """The 児童相談所 list's linkage (no 宛名番号: linked by name, birth date, address): records per band."""
+    if not g:
+        return ""
+    n = max(g["records"], 1)
+    rows = [[label, f"{v:,}", f"{v / n:.1%}"] for label, v in (
+        ("自動照合 linked automatically", g["auto"]), ("確認済 linked by the data team's decision", g["reviewed"]),
+        ("照合確認へ to the data team's review", g["review"]), ("照合なし found in no resident", g["none"]))]
+    return f"""<p>児童相談所の名簿 (the child guidance centre's list, jisou): {g['records']:,} records.
+The pairs to review are in HOME/{html.escape(g['review_file'])} (owner-only).</p>
+{html_table(["", "records", "share"], rows)}"""
+
+
 def render(as_of: date, summary: dict, outcomes: list[Outcome], dept: pl.DataFrame, links: pl.DataFrame,
            history: pl.DataFrame, reasons: Counter, data_docs: Path | None, charts: Charts | None = None,
            reviews: str = "") -> str:
@@ -150,6 +163,7 @@ This report holds counts only.</p>
 {html_table(["extract", "reason", "rows"], reason_rows, left=2) if reason_rows else "<p>None tonight.</p>"}
 <h2>Link rates</h2>
 {html_table(["measure", "unmatched", "total", "linked"], link_rows)}
+{guidance_section(summary.get("guidance_links", {}))}
 {reviews}
 {rights_section(summary)}
 <h2>Flagged children and trends</h2>

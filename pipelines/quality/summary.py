@@ -56,6 +56,7 @@ def collect(home: Path, as_of: date, result: dg.ExecuteInProcessResult | None = 
             summary["by_domain"] = {d: v for d, v in con.execute(
                 "select d, count(*) from (select unnest(string_split(domains, '・')) as d "
                 "from marts.flagged_children where as_of = ?) group by d order by 2 desc", [as_of]).fetchall()}
+        summary["guidance_links"] = guidance_link_summary(con, as_of)
         summary["reviews"] = review_summary(con, as_of)
         summary["rights"] = rights_summary(con, as_of)
     summary["access_alerts"] = access_alerts(AuditLog(Home(home).audit_log).entries(),
@@ -68,6 +69,28 @@ def collect(home: Path, as_of: date, result: dg.ExecuteInProcessResult | None = 
         summary["failed_checks"] = failed
         summary["failed_steps"] = [e.step_key for e in result.all_events if e.is_step_failure]
     return summary
+
+
+def guidance_link_summary(con: duckdb.DuckDBPyConnection, as_of: date) -> dict:
+    """How tonight's 児童相談所 list linked (linkage.md): records per band, links by how they were made."""
+    if not table_exists(con, "raw.jisou_links"):
+        return {}
+    rows = con.execute("SELECT band, coalesce(method, ''), count(*) FROM raw.jisou_links GROUP BY ALL").fetchall()
+    if not rows:
+        return {}
+    by = {(b, m): n for b, m, n in rows}
+    return {"records": sum(by.values()), "auto": by.get(("link", "自動"), 0),
+            "reviewed": by.get(("link", "確認済"), 0), "review": by.get(("review", ""), 0),
+            "none": by.get(("none", ""), 0),
+            "review_file": f"linkage/{as_of.isoformat()}/照合確認_{as_of:%Y%m%d}.xlsx"}
+
+
+def guidance_lines(g: dict) -> list[str]:
+    if not g:
+        return []
+    return [f"児童相談所 list (jisou): {g['records']:,} records — linked {g['auto'] + g['reviewed']:,} "
+            f"(自動 automatically {g['auto']:,}, 確認済 by the data team's decision {g['reviewed']:,}), "
+            f"to review {g['review']:,} (HOME/{g['review_file']}), found in no resident {g['none']:,}"]
 
 
 def rights_summary(con: duckdb.DuckDBPyConnection, as_of: date) -> dict:
@@ -156,6 +179,7 @@ def render(summary: dict, home: Path, landing: Path, seconds: float | None = Non
             lines.append(f"  {summary['default_office_children']} flagged children live in areas no office "
                          f"covers: sent to the default office")
         lines.append("  by domain: " + (", ".join(f"{k}: {v}" for k, v in summary["by_domain"].items()) or "none"))
+        lines += guidance_lines(summary.get("guidance_links", {}))
         lines += _review_lines(summary.get("reviews", {}), flagged)
     rights = _rights_lines(summary)
     if rights:

@@ -108,7 +108,8 @@ def test_the_review_file_reads_back_with_bad_rows_quarantined(tmp_path):
     rows = pl.DataFrame({
         "case_number": ["2026-000001", "2026-000002", "2026-000003", "2026-000004"],
         "match_probability": [0.8, 0.7, 0.6, 0.55],
-        "explanation": ['{"name": ["氏名・カナとも一致", 10.9]}'] * 4,
+        "explanation": ['{"name": ["氏名・カナとも一致", 10.9]}'] * 4, "match_weight": [5.0] * 4,
+        "runner_up_weight": [None, 1.0, None, None],
         "pair_hash": ["0123456789abcdef:0123456789abcdef"] * 4,
         "c_name": ["見守　一郎"] * 4, "c_kana": [None] * 4, "c_birth": [date(2016, 5, 1)] * 4, "c_sex": ["1"] * 4,
         "c_address": [None] * 4, "c_guardian": [None] * 4, "address_code": ["000000100000001"] * 4,
