@@ -106,6 +106,16 @@ def review_counts(con: duckdb.DuckDBPyConnection, as_of: date, office: Office) -
     return ReviewCounts(left_off, overdue, awaiting)
 
 
+def guidance_note(rules: dict) -> str:
+    """How C4 is given, in the caseworkers' words: the centre's records carry no 宛名番号 (linkage.md)."""
+    c4, link = rules["signals"]["C4"], rules["linkage"]
+    others = [t for t in ("虐待相談", "養護相談", "一時保護", "非行相談", "育成相談", "障害相談") if t not in c4["case_types"]]
+    return (f"児童相談所の名簿には宛名番号がないため、氏名・カナ・生年月日・性別・住所・保護者名で住民記録と照合しています"
+            f"（照合: 自動 は一致の確率{link['link_probability']:.0%}以上で他に近い候補がないもの、確認済 はデータ担当が"
+            f"確認したもの）。{'・'.join(c4['case_types'])}の事例が継続中、または終結から{c4['within_days']}日以内の"
+            f"児童に付けます。{'・'.join(others)}は該当としません。")
+
+
 def fact_rows(office: Office, rows: pl.DataFrame, facts: list[dict], rules: dict, as_of: date,
               reviews: ReviewCounts) -> list[tuple]:
     """The 判定情報 sheet: the run's facts in plain Japanese; counts only, no child's identity."""
@@ -120,6 +130,8 @@ def fact_rows(office: Office, rows: pl.DataFrame, facts: list[dict], rules: dict
                        f"{review['due_days']}日を過ぎても確認結果が届いていない児童）"),
            ("記入のお願い", "確認した児童について、確認日・確認結果・確認者（職員コード）の3列を記入して返送してください。"
                          "空欄の行は未確認として扱います。")]
+    if "C4" in rules["signals"]:
+        out.append(("児相関与（C4）", guidance_note(rules)))
     if rows.height == 0:
         out.append(("", "今回、この支援拠点で該当した児童はいません（処理は正常に完了しています）。"))
     for f in facts:  # a department without any data: say first what the list could not see

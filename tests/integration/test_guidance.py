@@ -95,3 +95,10 @@ def test_a_different_decision_holds_on_the_next_night_and_a_bad_row_is_quarantin
     quarantine = nights["home"] / "quarantine" / AS_OF.isoformat() / f"照合確認_{YESTERDAY:%Y%m%d}.csv"
     text = quarantine.read_text(encoding="utf-8-sig")
     assert "判定" in text and "同じ" in text and "コード表にない" in text
+
+
+def test_the_facts_sheet_says_how_c4_is_given(nights):
+    [xlsx] = (nights["home"] / "exports" / AS_OF.isoformat()).glob("*.xlsx")
+    facts = {row[0]: row[1] for row in openpyxl.load_workbook(xlsx)["判定情報"].iter_rows(values_only=True)}
+    note = facts["児相関与（C4）"]
+    assert "宛名番号がない" in note and "確認済" in note and "非行相談・育成相談・障害相談は該当としません" in note
