@@ -67,4 +67,5 @@ def test_spark_gives_every_child_the_signals_and_reasons_duckdb_gave(nightly_hom
     duck = _duckdb(nightly_home["home"], "child_signals", SIGNAL_COLUMNS)
     spark = _spark(spark_night["warehouse"], "child_signals", SIGNAL_COLUMNS)
     assert duck.filter(pl.col("domain_count") > 0).height > 0
+    assert any("C4 児相関与" in str(r) for r in duck["reasons"].to_list())  # the linked 児童相談所 cases too
     assert spark.to_dicts() == duck.to_dicts()
