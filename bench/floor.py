@@ -37,6 +37,7 @@ from pipelines.core.duckdb_env import extension_directory  # noqa: E402
 from pipelines.core.process import TELEMETRY_OFF  # noqa: E402
 from pipelines.ingest.extracts import decode, landing_files  # noqa: E402
 from pipelines.linkage.vars import as_of_env, dbt_vars  # noqa: E402
+from pipelines.matching.review import ensure_links_table  # noqa: E402
 from pipelines.reviews import returns as reviews  # noqa: E402
 from pipelines.rights import requests as rights  # noqa: E402
 from schemas.contract import EXTRACTS  # noqa: E402
@@ -139,6 +140,7 @@ def main(landing: str, as_of_text: str, workdir: str, mode: str = "parallel") ->
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     rights.ensure_tables(con)  # no request, no review: the empty tables a first night has
     reviews.ensure_table(con)
+    ensure_links_table(con)  # the floor links no 児童相談所 list (Splink is the night's): C4 finds no case
     for name, chosen in files.items():
         reads = " union all ".join(
             f"select {column_sql(name)}, '{f.name}' as _source_file, date '{f.extracted_on}' as _extracted_on, "

@@ -15,7 +15,9 @@ from pipelines.ingest.extracts import write_quarantine
 from pipelines.matching.bands import LINK, NONE, REVIEW
 from pipelines.matching.model import Thresholds
 from pipelines.matching.review import (
+    LINKS_TABLE,
     current_decisions,
+    ensure_links_table,
     decision_files,
     files_read,
     load_decisions,
@@ -25,7 +27,6 @@ from pipelines.matching.review import (
     write_review_xlsx,
 )
 
-LINKS_TABLE = "raw.jisou_links"
 
 
 def _read_returned(con, home: MimamoriHome, as_of, context) -> dict:
@@ -50,14 +51,6 @@ def _read_returned(con, home: MimamoriHome, as_of, context) -> dict:
         counts["quarantined"] += v.rows_quarantined
         counts["not_judged"] += result.skipped
     return counts
-
-
-def ensure_links_table(con) -> None:
-    """raw.jisou_links as the dbt models read it, empty (no list loaded yet, or a store built for tests)."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-    con.execute(f"CREATE TABLE IF NOT EXISTS {LINKS_TABLE} (case_number VARCHAR, band VARCHAR, "
-                "address_code VARCHAR, match_probability DOUBLE, match_weight DOUBLE, method VARCHAR, "
-                "explanation VARCHAR, runner_up_weight DOUBLE, pair_hash VARCHAR, as_of DATE, model_version VARCHAR)")
 
 
 def _write_links(con, decisions, as_of, version: str) -> None:

@@ -30,6 +30,7 @@ from schemas.reviews import linkage_returns
 REVIEW_FILE_PREFIX = "照合確認_"
 SHEET = "照合確認"
 DECISIONS_TABLE = "raw.jisou_link_decisions"
+LINKS_TABLE = "raw.jisou_links"
 COMPARISON_NAMES = {"name": "氏名", "birth_date": "生年月日", "sex": "性別", "address": "住所", "guardian": "保護者"}
 SEX = {"1": "男", "2": "女"}
 # (header, width) of the file: the centre's record, the resident, the explanation, then what the team fills
@@ -212,3 +213,10 @@ def current_decisions(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         QUALIFY row_number() OVER (PARTITION BY case_number, address_code
                                    ORDER BY reviewed_on DESC, _loaded_as_of DESC, _source_line DESC) = 1""").pl()
 
+
+def ensure_links_table(con: duckdb.DuckDBPyConnection) -> None:
+    """raw.jisou_links as the dbt models read it, empty (no list loaded yet, or a store built for tests)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {LINKS_TABLE} (case_number VARCHAR, band VARCHAR, "
+                "address_code VARCHAR, match_probability DOUBLE, match_weight DOUBLE, method VARCHAR, "
+                "explanation VARCHAR, runner_up_weight DOUBLE, pair_hash VARCHAR, as_of DATE, model_version VARCHAR)")

@@ -9,7 +9,7 @@ from pathlib import Path
 from pipelines.core.store import connect
 from pipelines.ingest.load import create_empty
 from pipelines.linkage.vars import as_of_env, dbt_vars
-from pipelines.matching.assets import ensure_links_table
+from pipelines.matching.review import ensure_links_table
 from pipelines.nightly import dbt_environment
 from pipelines.reviews.returns import ensure_table as ensure_reviews_table
 from pipelines.rights.requests import ensure_tables as ensure_rights_tables
