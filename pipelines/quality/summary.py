@@ -19,6 +19,7 @@ from pipelines.core.audit import AuditLog
 from pipelines.core.home import Home
 from pipelines.core.store import connect, table_exists
 from pipelines.ingest.sources import data_in_use, source_facts
+from pipelines.quality.advice import advice
 from pipelines.rights.requests import PERSON_TABLES, access_alerts
 from schemas.contract import EXTRACTS
 
@@ -185,7 +186,8 @@ def render(summary: dict, home: Path, landing: Path, seconds: float | None = Non
     if rights:
         lines += ["", *rights]
     if summary.get("failed_checks"):
-        lines += ["", "Checks that warned or failed: " + ", ".join(summary["failed_checks"])]
+        lines += ["", "Checks that warned or failed, and what to look at:"]
+        lines += [f"  {check}: {advice(check)}" for check in summary["failed_checks"]]
     if summary.get("failed_steps"):
         lines += ["", "Steps that failed: " + ", ".join(summary["failed_steps"])]
     paths = [("landing (department files)", landing),

@@ -31,3 +31,13 @@ def test_dbt_tests_are_asset_checks():
     checks = {f"{k.asset_key.to_user_string()}:{k.name}" for k in defs.resolve_asset_graph().asset_check_keys}
     assert "staging/stg_registry__residents:unique_stg_registry__residents_address_code" in checks
     assert "raw/jumin:file_accepted" in checks
+
+
+def test_every_check_that_can_warn_says_what_to_look_at():
+    from pipelines.definitions import defs
+    from pipelines.quality.advice import GENERIC, advice
+
+    checks = [f"{k.asset_key.to_user_string()}:{k.name}" for k in defs.resolve_asset_graph().asset_check_keys]
+    assert len(checks) > 20
+    unexplained = [c for c in checks if advice(c) == GENERIC]
+    assert not unexplained, unexplained
