@@ -40,6 +40,11 @@ def decide(cases: pl.DataFrame, pairs: pl.DataFrame, thresholds: Thresholds,
     """One row per record of ``cases`` (unique_id, pair_hash per candidate in ``pairs``): band,
     address_code (the linked person, or the candidate put to review), probability, weight, method
     (自動 / 確認済), explanation, and the runner-up's weight."""
+    if pairs.is_empty():  # no record met any resident: every one is 'none'
+        return cases.select(case_number="unique_id", band=pl.lit(NONE), address_code=pl.lit(None, pl.String),
+                            match_probability=pl.lit(None, pl.Float64), match_weight=pl.lit(None, pl.Float64),
+                            method=pl.lit(None, pl.String), explanation=pl.lit(None, pl.String),
+                            runner_up_weight=pl.lit(None, pl.Float64), pair_hash=pl.lit(None, pl.String))
     decisions = decisions if decisions is not None else pl.DataFrame(schema=DECISIONS)
     different = decisions.filter(pl.col("decision") == DIFFERENT).select("case_number", "address_code")
     pairs = pairs.join(different, on=["case_number", "address_code"], how="anti")

@@ -7,13 +7,13 @@ on the generator's files read through the ingest's own validation.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import polars as pl
 
 from pipelines.matching.bands import decide
-from pipelines.matching.model import COLUMNS, Thresholds, prepare_cases, prepare_residents, score
+from pipelines.matching.model import COLUMNS, PAIRS, Thresholds, prepare_cases, prepare_residents, score
 
 
 @dataclass
@@ -37,8 +37,7 @@ def run_linkage(jisou: pl.DataFrame, jumin: pl.DataFrame, as_of: date, threshold
     cases = prepare_cases(jisou)
     residents = prepare_residents(jumin, as_of, thresholds.candidates_max_age)
     if cases.is_empty():
-        pairs, model = pl.DataFrame(schema={"case_number": pl.String, "address_code": pl.String,
-                                            "match_weight": pl.Float64, "match_probability": pl.Float64}), {}
+        pairs, model = pl.DataFrame(schema=PAIRS), {}
     else:
         pairs, model = score(cases, residents)
     # a pair's hash: the centre's record and the resident as compared tonight
@@ -48,4 +47,8 @@ def run_linkage(jisou: pl.DataFrame, jumin: pl.DataFrame, as_of: date, threshold
     pairs = pairs.join(case_hash, on="case_number", how="left").join(person_hash, on="address_code", how="left") \
         .with_columns(pair_hash=pl.concat_str("case_hash", "person_hash", separator=":")) \
         .drop("case_hash", "person_hash")
+    if pairs.height and model.get("em_sessions_trained", 0) == 0:
+        # m could not be estimated from tonight's records (too few): no probability to trust, so nothing is
+        # linked automatically — every candidate goes to the data team (a decision still links)
+        thresholds = replace(thresholds, link_probability=2.0, review_probability=0.0)
     return Linkage(decide(cases, pairs, thresholds, decisions), pairs, model, residents.height)

@@ -18,10 +18,14 @@ import polars as pl
 import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
 from splink.backends.duckdb import DuckDBAPI
+from splink.internals.exceptions import EMTrainingException
 
 from pipelines.matching.normalize import address_parts, given_name, kana, kana_unvoiced, kanji_name
 
 COMPARED = ("name", "birth_date", "sex", "address", "guardian")
+PAIRS = pl.Schema({"case_number": pl.String, "address_code": pl.String, "match_weight": pl.Float64,
+                   "match_probability": pl.Float64, **{f"level_{c}": pl.Int32 for c in COMPARED},
+                   **{f"weight_{c}": pl.Float64 for c in COMPARED}})
 COLUMNS = ["unique_id", "name", "given", "kana", "kana_plain", "birth_date", "birth_text", "sex", "town", "chome",
            "banchi", "go", "guardian", "guardian_given", "adult_names", "adult_given"]
 
@@ -174,14 +178,21 @@ def score(cases: pl.DataFrame, residents: pl.DataFrame, *, seed: int = 20261205)
         # Each session blocks on columns whose agreement makes most of its pairs matches, and estimates the
         # m of the other comparisons (name and birth date: address, sex, guardian; the same house and
         # birthday: the name — twins are there; name and block: the birth date).
+        trained = 0
         for rule in (block_on("name", "birth_date"), block_on("birth_date", "chome", "banchi"),
                      block_on("name", "chome")):
-            linker.training.estimate_parameters_using_expectation_maximisation(rule, fix_u_probabilities=True)
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(rule, fix_u_probabilities=True)
+                trained += 1
+            except EMTrainingException:  # no pair of tonight's records meets this rule (a short list)
+                continue
         pairs = linker.inference.predict(threshold_match_probability=0.01)
-        out = pl.from_arrow(pairs.as_duckdbpyrelation().arrow())
-        model = linker.misc.save_model_to_json()
+        out = pairs.as_duckdbpyrelation().pl()
+        model = linker.misc.save_model_to_json() | {"em_sessions_trained": trained}
     finally:
         con.close()
+    if out.is_empty():  # (Splink's empty result lacks some columns)
+        return pl.DataFrame(schema=PAIRS), model
     case_side = "l" if out.is_empty() or out["unique_id_l"].is_in(cases["unique_id"].implode()).all() else "r"
     other = "r" if case_side == "l" else "l"
     return out.select(

@@ -132,3 +132,10 @@ def test_the_review_file_reads_back_with_bad_rows_quarantined(tmp_path):
     assert v.valid["decision"].to_list() == ["同一"]
     reasons = dict(zip(v.quarantine["行番号"], v.quarantine["理由"]))
     assert "判定: 「たぶん」はコード表にない値です" in reasons[3] and "一部だけ" in reasons[4]
+
+
+def test_records_that_meet_no_resident_are_all_no_link(linked):
+    outsiders = linked["jisou"].head(3).with_columns(full_name=pl.lit("架空　太郎"), full_name_kana=pl.lit(None, pl.String),
+                                                    birth_date=pl.lit(date(1999, 1, 1)), address=pl.lit(None, pl.String))
+    result = run_linkage(outsiders, linked["jumin"].head(50), AS_OF, linked["thresholds"])
+    assert result.decisions["band"].to_list() == [NONE] * 3
