@@ -102,3 +102,16 @@ def test_the_facts_sheet_says_how_c4_is_given(nights):
     facts = {row[0]: row[1] for row in openpyxl.load_workbook(xlsx)["判定情報"].iter_rows(values_only=True)}
     note = facts["児相関与（C4）"]
     assert "宛名番号がない" in note and "確認済" in note and "非行相談・育成相談・障害相談は該当としません" in note
+
+
+def test_a_disclosure_holds_the_centres_rows_linked_to_the_child_and_no_one_elses(nights):
+    from pipelines.rights.disclosure import department_sections
+
+    linked = nights["after"].filter(pl.col("band") == "link")
+    child = linked.row(0, named=True)
+    mine = set(linked.filter(pl.col("address_code") == child["address_code"])["case_number"])
+    others = set(nights["cases"]["case_number"]) - mine
+    with restricted(nights["home"]) as con:
+        [section] = [s for s in department_sections(con, child["address_code"]) if "jisou" in s.title]
+    shown = {row[0] for row in section.rows}
+    assert shown == mine and not shown & others
