@@ -30,8 +30,7 @@ from pipelines.core.home import Home
 from pipelines.core.store import connect
 
 AGE_BANDS = [(0, 5, "0-5"), (6, 11, "6-11"), (12, 14, "12-14"), (15, 17, "15-17")]
-HOUSEHOLD_TYPES = {"one_adult": "大人1人の世帯", "two_adults": "大人2人の世帯", "three_or_more_adults": "大人3人以上の世帯",
-                   "no_adult": "大人のいない世帯"}
+
 MEASURES = ["household_size", "household_adults", "household_children",
             "seikatsu_hogo_self", "seikatsu_hogo_member", "jido_fuyo_self", "jido_fuyo_member",
             "shugaku_enjo_self", "shugaku_enjo_member", "adults_assessed", "adults_exempt",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from pipelines.analysis.labels import group_label
 from pipelines.core.html import STYLE, html_table
 
 
@@ -22,7 +23,8 @@ def _fairness(summary: dict) -> list[list]:
     rows = []
     for key in sorted(set(current) | set(candidate)):
         a, b = current.get(key, {}), candidate.get(key, {})
-        rows.append([html.escape(key[0]), html.escape(key[1]), _n(a.get("children")),
+        dimension, group = group_label(*key, with_code=True)
+        rows.append([html.escape(dimension), html.escape(group), _n(a.get("children")),
                      "-" if a.get("ratio") is None else f"{a['ratio']:.2f}", "-" if b.get("ratio") is None else f"{b['ratio']:.2f}"])
     return rows
 
@@ -60,6 +62,6 @@ was changed. Counts under 5 are shown as &lt;5.</p>
 {html_table(["", "rules in force", "candidate"], review_rows) if review_rows else "<p>No review has come back yet.</p>"}
 <h2>Flag rates by group, as ratios to the overall rate</h2>
 <p>A prompt to look, never a verdict: a ratio far from 1 asks why a group is flagged more or less often.</p>
-{html_table(["dimension", "group", "children", "rules in force", "candidate"], _fairness(summary), left=2)}
+{html_table(["属性 dimension", "集団 group", "児童数 children", "現行ルール rules in force", "候補 candidate"], _fairness(summary), left=2)}
 </body></html>
 """

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.analysis.labels import group_label
 from pipelines.analysis.lab import QUASI_IDENTIFIERS, singling_out
 from pipelines.core.charts import Charts
 from pipelines.core.html import STYLE, html_table
@@ -70,7 +71,8 @@ def lab_section(analysis, as_of: date, gov: dict) -> str:
         ratio = "-" if r["ratio"] is None or not r["judged"] else f"{r['ratio']:.2f}"
         if r["judged"] and r["ratio"] is not None and not low <= r["ratio"] <= high:
             ratio = f'<span class="warn">{ratio}</span>'
-        rows.append([e(r["dimension"]), e(r["group"]), "&lt;5" if r["children"] is None else f"{r['children']:,}",
+        dimension, group = group_label(r["dimension"], r["group"])
+        rows.append([e(dimension), e(group), "&lt;5" if r["children"] is None else f"{r['children']:,}",
                      "&lt;5" if r["flagged"] is None else f"{r['flagged']:,}", ratio])
     children = analysis.execute(f"select {', '.join(QUASI_IDENTIFIERS)} from child_indicators where as_of = ?",
                                 [as_of]).pl()
@@ -79,7 +81,7 @@ def lab_section(analysis, as_of: date, gov: dict) -> str:
 <p>Flag rates by group as ratios to the overall rate (outside {low}–{high} in orange): a prompt to look, never a
 verdict. "-": a group too small to judge (fewer children than would give {threshold} flags at the overall rate),
 or counts under {threshold} suppressed.</p>
-{html_table(["dimension", "group", "children", "flagged", "ratio"], rows, left=2)}
+{html_table(["属性 dimension", "集団 group", "児童数 children", "該当 flagged", "比 ratio"], rows, left=2)}
 <p>child_indicators' quasi-identifiers ({e(", ".join(QUASI_IDENTIFIERS))}) single out
 <b>{risk['unique_share']:.1%}</b> of {risk['children']:,} children; <b>{risk['under_k_share']:.1%}</b> are in groups of
 fewer than {threshold}. Pseudonymised data (仮名加工情報) for use inside the municipality only; for research outside

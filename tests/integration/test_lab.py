@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from pipelines import cli
+from pipelines.analysis.labels import group_label
 from pipelines.analysis.lab import RESEARCH_QUASI
 from pipelines.core import config
 from tests.helpers import AS_OF, check_evaluations, identifiers, restricted
@@ -98,7 +99,9 @@ def test_fairness_ratios_are_kept_every_night_and_checked(nightly_home):
     assert len(shown) == fairness.height
     for r in fairness.iter_rows(named=True):  # a group too small to judge shows no ratio, not 0.00
         judged = r["judged"] and r["ratio"] is not None
-        assert shown[(r["dimension"], r["group"])] == (f"{r['ratio']:.2f}" if judged else "-")
+        # shown in words (性別 男, 世帯類型 大人1人の世帯), never the data's codes (sex 1, one_adult)
+        assert shown[group_label(r["dimension"], r["group"])] == (f"{r['ratio']:.2f}" if judged else "-")
+    assert not {"sex", "household_type", "one_adult", "age_band"} & {w for key in shown for w in key}
     assert not fairness["judged"].all() and fairness["judged"].any()  # both kinds of row are seen
 
 
