@@ -65,7 +65,9 @@ def lab_section(analysis, as_of: date, gov: dict) -> str:
                                 "where as_of = ? order by dimension, \"group\"", [as_of]).pl()
     low, high = gov["fairness_band"]
     rows = []
-    for r in fairness.iter_rows(named=True):
+    # age bands in age order (0-5, 6-11, 12-14 …), not as text
+    order = fairness.with_columns(first=pl.col("group").str.extract(r"^(\d+)", 1).cast(pl.Int64, strict=False))
+    for r in order.sort("dimension", "first", "group").iter_rows(named=True):
         # a group too small to expect a few flags at the overall rate is not judged: a ratio of 0.00 for
         # 7 children would read as a finding (fairness_nightly keeps the value for analysts)
         ratio = "-" if r["ratio"] is None or not r["judged"] else f"{r['ratio']:.2f}"
