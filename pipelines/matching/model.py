@@ -56,18 +56,19 @@ class Thresholds:
                    float(c["ambiguous_weight_margin"]), int(c["candidates_max_age"]))
 
 
+def _person(unique_id: str) -> dict[str, pl.Expr]:
+    """The columns both sides compare alike, from the contract's names of a person's columns."""
+    return {"unique_id": pl.col(unique_id), "name": kanji_name(pl.col("full_name")),
+            "given": given_name(pl.col("full_name")), "kana": kana(pl.col("full_name_kana")),
+            "kana_plain": kana_unvoiced(pl.col("full_name_kana")), "birth_date": pl.col("birth_date"),
+            "birth_text": pl.col("birth_date").dt.strftime("%Y%m%d"), "sex": pl.col("sex"),
+            "address": address_parts(pl.col("address"))}
+
+
 def prepare_cases(jisou: pl.DataFrame) -> pl.DataFrame:
-    """raw.jisou (typed) → the model's columns."""
+    """raw.jisou (typed) → the model's columns; the guardian's name on this side only."""
     return jisou.select(
-        unique_id=pl.col("case_number"),
-        name=kanji_name(pl.col("full_name")),
-        given=given_name(pl.col("full_name")),
-        kana=kana(pl.col("full_name_kana")),
-        kana_plain=kana_unvoiced(pl.col("full_name_kana")),
-        birth_date=pl.col("birth_date"),
-        birth_text=pl.col("birth_date").dt.strftime("%Y%m%d"),
-        sex=pl.col("sex"),
-        address=address_parts(pl.col("address")),
+        **_person("case_number"),
         guardian=kanji_name(pl.col("guardian_name")),
         guardian_given=given_name(pl.col("guardian_name")),
         adult_names=pl.lit(None, dtype=pl.List(pl.String)),
@@ -84,15 +85,7 @@ def prepare_residents(jumin: pl.DataFrame, as_of: date, max_age: int) -> pl.Data
                               adult_given=given_name(pl.col("full_name")).drop_nulls().unique().sort())
     children = jumin.filter(pl.col("birth_date") > born_after)
     return children.join(adults, on="household_code", how="left").select(
-        unique_id=pl.col("address_code"),
-        name=kanji_name(pl.col("full_name")),
-        given=given_name(pl.col("full_name")),
-        kana=kana(pl.col("full_name_kana")),
-        kana_plain=kana_unvoiced(pl.col("full_name_kana")),
-        birth_date=pl.col("birth_date"),
-        birth_text=pl.col("birth_date").dt.strftime("%Y%m%d"),
-        sex=pl.col("sex"),
-        address=address_parts(pl.col("address")),
+        **_person("address_code"),
         guardian=pl.lit(None, dtype=pl.String),
         guardian_given=pl.lit(None, dtype=pl.String),
         adult_names=pl.col("adult_names"),
