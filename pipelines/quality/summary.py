@@ -194,6 +194,7 @@ def render(summary: dict, home: Path, landing: Path, seconds: float | None = Non
              ("restricted store (names)", Home(home).restricted_store),
              ("quarantine (rows set aside)", Home(home).quarantine_root / summary["as_of"]),
              ("caseworker exports", Home(home).exports_root / summary["as_of"]),
+             ("linkage review (照合確認)", Home(home).linkage(date.fromisoformat(summary["as_of"]))),
              ("analysis store (pseudonymised)", Home(home).analysis_store),
              ("nightly report (open offline)", Home(home).reports(summary["as_of"]) / "report.html"),
              ("run summary", Home(home).reports(summary["as_of"]) / "summary.txt"),
