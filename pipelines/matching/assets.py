@@ -1,7 +1,6 @@
 """The linkage of the 児童相談所 list as a Dagster asset: the data team's returned decisions read, the records
 linked, the table raw.jisou_links written for the dbt models (signal C4), the night's review file made."""
 
-
 import hashlib
 import json
 import os
@@ -17,8 +16,8 @@ from pipelines.matching.model import Thresholds
 from pipelines.matching.review import (
     LINKS_TABLE,
     current_decisions,
-    ensure_links_table,
     decision_files,
+    ensure_links_table,
     files_read,
     load_decisions,
     read_decisions,
@@ -26,7 +25,6 @@ from pipelines.matching.review import (
     review_rows,
     write_review_xlsx,
 )
-
 
 
 def _read_returned(con, home: MimamoriHome, as_of, context) -> dict:
