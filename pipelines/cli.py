@@ -173,6 +173,23 @@ def cmd_rules_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outcomes_evaluate(args: argparse.Namespace) -> int:
+    """効果検証: did the support help? From the analysts' pseudonymised store (outcomes.md)."""
+    from pipelines.outcomes.evaluate import evaluate_outcomes
+
+    try:
+        evaluation = evaluate_outcomes(Path(args.home).resolve(), args.window_months, args.as_of)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"mimamori outcomes evaluate: {e}", file=sys.stderr)
+        return 2
+    s = evaluation.summary
+    print(f"children listed {s['children_listed']:,}, supported {s['children_supported']:,}; window "
+          f"{s['window_months']} months either side of the support start; as of {s['as_of']}")
+    print(evaluation.headline)
+    print(evaluation.folder / "evaluation.html")
+    return 0
+
+
 def cmd_research_extract(args: argparse.Namespace) -> int:
     """匿名加工: an extract anonymous by measurement, for research outside the municipality (audited)."""
     import getpass
@@ -394,6 +411,13 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--home", default="./data")
     evaluate.add_argument("--rules", required=True, help="the candidate's rules.yml (with its own version)")
     evaluate.set_defaults(func=cmd_rules_evaluate)
+    outcomes = sub.add_parser("outcomes", help="効果検証: did the support help?")
+    outcomes_sub = outcomes.add_subparsers(dest="outcomes_command", required=True)
+    judge = outcomes_sub.add_parser("evaluate", help="supported children against children listed in the same weeks")
+    judge.add_argument("--home", default="./data")
+    judge.add_argument("--window-months", type=int, default=3, help="months either side of the support start")
+    judge.add_argument("--as-of", type=_date, default=None, help="a past night (default: the latest)")
+    judge.set_defaults(func=cmd_outcomes_evaluate)
 
     research = sub.add_parser("research", help="anonymised extracts for research (匿名加工)")
     research_sub = research.add_subparsers(dest="research_command", required=True)

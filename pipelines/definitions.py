@@ -16,6 +16,7 @@ import pipelines.linkage.definitions
 import pipelines.lists.definitions
 import pipelines.matching.definitions
 import pipelines.operations.definitions
+import pipelines.outcomes.definitions
 import pipelines.quality.definitions
 import pipelines.reviews.definitions
 import pipelines.rights.definitions
@@ -26,7 +27,8 @@ from pipelines.quality.resources import QualitySuites
 
 # in the data's path: ingest → matching, reviews, rights → linkage (dbt) → analysis, lists → governance → quality
 CAPABILITIES = [pipelines.ingest, pipelines.matching, pipelines.reviews, pipelines.rights, pipelines.linkage, pipelines.analysis,
-                pipelines.lists, pipelines.governance, pipelines.quality, pipelines.operations]
+                pipelines.lists, pipelines.governance, pipelines.outcomes, pipelines.quality,
+                pipelines.operations]
 
 
 def shared_resources() -> dg.Definitions:

@@ -50,6 +50,8 @@ class Rates:
     planted_households: float = 0.004  # hidden risk level 2 (of households with children)
 
 
+SPELL_SHARE = 0.2  # of pupils in a history, a passing bad spell of absence some time in the year
+
 # Household types: (probability, heads, kids range or 0, grandparents, adult children)
 HOUSEHOLD_TYPES = {
     "single": 0.34,
@@ -121,10 +123,12 @@ class World:
 
 
 class MunicipalityGenerator:
-    def __init__(self, preset: str, seed: int, as_of: date, rates: Rates = Rates()):
+    def __init__(self, preset: str, seed: int, as_of: date, rates: Rates = Rates(), history: bool = False):
+        """``history``: keep each school day's absence probability and draw (seeds/history.py replays the year
+        and changes supported children's days), and give some pupils a passing bad spell (regression to the mean)."""
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
-        self.preset, self.seed, self.as_of, self.rates = preset, seed, as_of, rates
+        self.preset, self.seed, self.as_of, self.rates, self.history = preset, seed, as_of, rates, history
         self.rng = np.random.default_rng(seed)
         self.t = _days(as_of)
         self._pools()
@@ -355,6 +359,7 @@ class MunicipalityGenerator:
         if d > 60:
             self.realised["school"] |= set(enrolled.filter(pl.Series(school_planted))["address_code"].to_list())
         surge = school_planted & (rng.random(n) < 0.5)
+        spell_start, spell_end, spell_p = self._spells(n, d)
         tardy = rng.lognormal(np.log(0.012), 0.5, n)
         nurse_rate = rng.lognormal(np.log(0.01), 0.8, n)
         frames = []
@@ -365,6 +370,8 @@ class MunicipalityGenerator:
             day_ix = np.arange(d)[None, :]
             recent = (days[None, :] > self.t - 30)
             p_abs = np.where(day_ix >= onset[lo:hi, None], heavy[lo:hi, None], base[lo:hi, None])
+            in_spell = (day_ix >= spell_start[lo:hi, None]) & (day_ix < spell_end[lo:hi, None])
+            p_abs = np.where(in_spell, np.maximum(p_abs, spell_p[lo:hi, None]), p_abs)
             u = rng.random((m, d), dtype=np.float32)
             # status codes: index into ATTENDANCE_STATUSES (0 出席 1 欠席 2 遅刻 3 早退 4 出席停止 5 忌引)
             p_late = np.where(surge[lo:hi, None] & recent, 0.3, tardy[lo:hi, None])
@@ -378,11 +385,24 @@ class MunicipalityGenerator:
             reason = np.where(status == 1, np.where(reason_u < .72, 1, np.where(reason_u < .95, 3, 2)), 0)
             p_nurse = np.where(surge[lo:hi, None] & recent, 0.3, nurse_rate[lo:hi, None])
             nurse = (rng.random((m, d), dtype=np.float32) < p_nurse) & (status != 1)
-            frames.append(pl.DataFrame({
-                "pupil": np.repeat(np.arange(lo, hi, dtype=np.uint32), d), "day": np.tile(days.astype(np.int32), m),
-                "status": status.ravel(), "reason": reason.astype(np.uint8).ravel(),
-                "nurse": nurse.astype(np.uint8).ravel()}))
+            frame = {"pupil": np.repeat(np.arange(lo, hi, dtype=np.uint32), d), "day": np.tile(days.astype(np.int32), m),
+                     "status": status.ravel(), "reason": reason.astype(np.uint8).ravel(),
+                     "nurse": nurse.astype(np.uint8).ravel()}
+            if self.history:  # absent ⇔ draw < probability: what a planted effect of support changes
+                frame |= {"p_absent": p_abs.astype(np.float32).ravel(), "draw": u.ravel()}
+            frames.append(pl.DataFrame(frame))
         return pl.concat(frames), who
+
+    def _spells(self, n: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A passing bad spell of absence (illness, a family crisis) for some pupils in a history: 3–8 weeks of
+        school days at 50–85 %. Flagged at their worst, they improve with or without support (outcomes.md).
+        Drawn from a stream of their own: the other tables do not move. No spell outside a history."""
+        if not self.history or d == 0:
+            return np.full(n, d), np.full(n, d), np.zeros(n)
+        rng = np.random.default_rng([self.seed, 8])
+        has = rng.random(n) < SPELL_SHARE
+        start = np.where(has, rng.integers(0, d, n), d)
+        return start, start + rng.integers(15, 40, n), rng.uniform(0.5, 0.85, n)
 
     # ------------------------------------------------------------------------------------ welfare
 

@@ -44,6 +44,21 @@ def dirty_municipality(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def clean_first_night(clean_municipality, tmp_path_factory):
+    """The clean municipality's night of T − 1 in a home of its own: the start of every module that runs its
+    own second night (reviews, rights, the 児童相談所 list, backups), which copies it (tests.helpers.first_night)
+    rather than run the same night again."""
+    from datetime import timedelta
+
+    from pipelines.nightly import run_nightly
+
+    home = tmp_path_factory.mktemp("first-night") / "home"
+    run = run_nightly(home, clean_municipality / "landing", AS_OF - timedelta(days=1), quiet=True)
+    assert run.result.success
+    return {"home": home, "run": run}
+
+
+@pytest.fixture(scope="session")
 def nightly_home(dirty_municipality, tmp_path_factory):
     """The dirty municipality run through two consecutive nights (T − 1, then T)."""
     from datetime import timedelta

@@ -50,6 +50,15 @@ def rerun_tonight(nightly_home: dict, folder: Path, change_landing) -> tuple[Pat
     return home, landing, run_nightly(home, landing, AS_OF, quiet=True)
 
 
+def first_night(clean_municipality: Path, clean_first_night: dict, folder: Path) -> tuple[Path, Path]:
+    """(landing, home) in ``folder``: a copy of the clean municipality's landing and of the home after its night
+    of T − 1 (the clean_first_night fixture), the same as running that night here, in the time of a copy."""
+    landing, home = folder / "landing", folder / "home"
+    shutil.copytree(clean_municipality / "landing", landing)
+    shutil.copytree(clean_first_night["home"], home, ignore=shutil.ignore_patterns("nightly.lock"))
+    return landing, home
+
+
 def nightly(landing: Path, home: Path, *args: str, env: dict | None = None, timeout: float = 600,
             **popen) -> subprocess.CompletedProcess:
     """`mimamori nightly` in its own process group (a failpoint kills the group: the night, dbt, all)."""

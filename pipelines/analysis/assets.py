@@ -5,10 +5,12 @@ import polars as pl
 
 from pipelines.analysis.lab import child_measures, outside_band, rate_ratios
 from pipelines.analysis.marts import (
+    build_outcome_months,
     child_indicators,
     connect_analysis,
     delete_history,
     household_indicators,
+    month_records,
     night_tokens,
     publish,
     replace_whole,
@@ -39,8 +41,11 @@ FAIRNESS_CHECK = dg.AssetCheckSpec("fairness_within_band", asset=["analysis", "f
                                    description="Every group's flag rate within the configured band of the overall "
                                    "rate (governance.yml fairness_band): a prompt to look, never a verdict.")
 REVIEW_OUTCOMES = dg.AssetSpec(["analysis", "review_outcomes"], description="Every caseworker's review under the "
-                               "child's token: the reviewed list's date, office and rule version, days from first "
-                               "listing to review, the result, the signals on that list. No staff code.")
+                               "child's token: the reviewed list's date, the review's date, office and rule version, "
+                               "days from first listing to review, the result, the signals on that list. No staff code.")
+OUTCOME_MONTHS = dg.AssetSpec(["analysis", "outcome_months"], description="効果検証: one row per child and month: "
+                              "attendance rate, days absent, check-ups due and attended, S1, domain count, on the list; "
+                              "the support start (first 要支援) and the first night listed. Rebuilt whole each night.")
 
 
 @dg.multi_asset(
@@ -49,7 +54,10 @@ REVIEW_OUTCOMES = dg.AssetSpec(["analysis", "review_outcomes"], description="Eve
         deps=[dg.AssetKey(["marts", "child_signals"]), dg.AssetKey(["intermediate", "int_pupils"]),
               dg.AssetKey(["staging", "stg_school__attendance"]), dg.AssetKey(["rights", "applied"])]) for s in SPECS]
     + [REVIEW_OUTCOMES.replace_attributes(group_name="analysis_marts", kinds={"duckdb"}, tags={"role": "analysis"},
-                                          deps=[dg.AssetKey(["raw", "reviews"]), dg.AssetKey(["marts", "listing_runs"])])],
+                                          deps=[dg.AssetKey(["raw", "reviews"]), dg.AssetKey(["marts", "listing_runs"])]),
+       OUTCOME_MONTHS.replace_attributes(group_name="analysis_marts", kinds={"duckdb"}, tags={"role": "analysis"},
+                                         deps=[dg.AssetKey(["staging", "stg_health__checkups"]),
+                                               dg.AssetKey(["staging", "stg_school__attendance"])])],
     check_specs=[FAIRNESS_CHECK],
 )
 def analysis_marts(context: dg.AssetExecutionContext, home: MimamoriHome, night_lock: NightLock):
@@ -62,6 +70,7 @@ def analysis_marts(context: dg.AssetExecutionContext, home: MimamoriHome, night_
         karte = school_karte(restricted, children, as_of, gov["small_cell_threshold"])
         measures = child_measures(restricted, ids, as_of)
         reviews = review_outcomes(restricted, token)
+        records = month_records(restricted, ids, as_of)
         withdrawn = withdrawn_people(restricted, token, as_of)
     households = household_indicators(children)
     fairness = rate_ratios(measures, "is_flagged", gov["small_cell_threshold"]).with_columns(
@@ -77,6 +86,7 @@ def analysis_marts(context: dg.AssetExecutionContext, home: MimamoriHome, night_
             failpoint("analysis_marts")  # crash tests: killed between two of the analysts' tables
         if reviews.width:
             replace_whole(con, "review_outcomes", reviews)
+        months = build_outcome_months(con, records)
     outside = outside_band(fairness, gov["fairness_band"])
     for spec, frame in zip(SPECS, frames):
         checks = [dg.AssetCheckResult(
@@ -92,3 +102,4 @@ def analysis_marts(context: dg.AssetExecutionContext, home: MimamoriHome, night_
                 str(home.layout.analysis_store)),
             "token_purpose": gov["purpose"], "small_cell_threshold": gov["small_cell_threshold"]})
     yield dg.MaterializeResult(asset_key=REVIEW_OUTCOMES.key, metadata={"reviews": reviews.height})
+    yield dg.MaterializeResult(asset_key=OUTCOME_MONTHS.key, metadata={"rows": months})

@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.analysis.judged import share_judged
 from pipelines.analysis.lab_report import render_evaluation
 from pipelines.analysis.marts import analysis_path, tokenizer
 from pipelines.core import config
@@ -182,6 +183,7 @@ def compare(frame: pl.DataFrame, reviews: pl.DataFrame, rules: dict, candidate: 
     result["added"] = small(frame.filter(pl.col("candidate_flagged") & ~pl.col("current_flagged")).height)
     result["removed"] = small(frame.filter(~pl.col("candidate_flagged") & pl.col("current_flagged")).height)
     result["reviews"] = agreement(frame, reviews, threshold)
+    result["signals_judged"] = share_judged(reviews, max(5, threshold)).to_dicts()
     return result
 
 
@@ -224,10 +226,12 @@ def evaluate(home: Path, candidate_path: Path) -> Evaluation:
             con.close()
     con = duckdb.connect(str(store), read_only=True)
     try:
-        reviews = con.execute("select child_token, list_date, result from review_outcomes").pl() \
+        reviews = con.execute("select child_token, list_date, reviewed_on, result, listed_signals from review_outcomes"
+                              ).pl() \
             if con.execute("select count(*) from information_schema.tables where table_name = 'review_outcomes'"
                            ).fetchone()[0] else pl.DataFrame(schema={"child_token": pl.String, "list_date": pl.Date,
-                                                                      "result": pl.String})
+                                                                      "reviewed_on": pl.Date, "result": pl.String,
+                                                                      "listed_signals": pl.List(pl.String)})
     finally:
         con.close()
     summary = compare(frame, reviews, rules, candidate, threshold)

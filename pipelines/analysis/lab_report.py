@@ -5,7 +5,9 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from pipelines.analysis.judged import HEADERS, table_rows
 from pipelines.analysis.labels import group_label
+from pipelines.core import config
 from pipelines.core.html import STYLE, html_table
 
 
@@ -27,6 +29,10 @@ def _fairness(summary: dict) -> list[list]:
         rows.append([html.escape(dimension), html.escape(group), _n(a.get("children")),
                      "-" if a.get("ratio") is None else f"{a['ratio']:.2f}", "-" if b.get("ratio") is None else f"{b['ratio']:.2f}"])
     return rows
+
+
+def _signal_labels() -> dict[str, str]:
+    return {k.upper(): v["label"] for k, v in config.rules()["signals"].items()}
 
 
 def render_evaluation(summary: dict, candidate_path: Path) -> str:
@@ -60,6 +66,10 @@ was changed. Counts under 5 are shown as &lt;5.</p>
 {html_table(["signal", "rules in force", "candidate"], _side_by_side(cur["by_signal"], cand["by_signal"]))}
 <h2>Agreement with caseworkers' reviews</h2>
 {html_table(["", "rules in force", "candidate"], review_rows) if review_rows else "<p>No review has come back yet.</p>"}
+<h2>要支援と判断された割合（シグナルごと） — rules judged by caseworkers</h2>
+<p>Per signal on the reviewed list: the children reviewed, those judged 要支援, the share and its Wilson 95 % interval
+(latest review per child; fewer than 5 shown as —). The same table is in the 効果検証 report.</p>
+{html_table(HEADERS, table_rows(summary["signals_judged"], _signal_labels())) if summary["signals_judged"] else "<p>No review has come back yet.</p>"}
 <h2>Flag rates by group, as ratios to the overall rate</h2>
 <p>A prompt to look, never a verdict: a ratio far from 1 asks why a group is flagged more or less often.</p>
 {html_table(["属性 dimension", "集団 group", "児童数 children", "現行ルール rules in force", "候補 candidate"], _fairness(summary), left=2)}

@@ -157,12 +157,64 @@ def review_outcomes(restricted: duckdb.DuckDBPyConnection, token) -> pl.DataFram
     if not table_exists(restricted, "raw.reviews"):
         return pl.DataFrame()
     r = restricted.execute("""
-        select address_code, list_date, listed_office_code as office_code, listed_rule_version as rule_version,
-               datediff('day', first_listed_on, reviewed_on) as days_to_review, result,
+        select address_code, list_date, reviewed_on, listed_office_code as office_code,
+               listed_rule_version as rule_version, datediff('day', first_listed_on, reviewed_on) as days_to_review, result,
                list_sort(listed_signal_ids) as listed_signals
         from raw.reviews order by list_date, reviewed_on, _loaded_seq, _source_line""").pl()
     return r.with_columns(child_token=tokens(r["address_code"], token, "child")).select(
-        "child_token", "list_date", "office_code", "rule_version", "days_to_review", "result", "listed_signals")
+        "child_token", "list_date", "reviewed_on", "office_code", "rule_version", "days_to_review", "result",
+        "listed_signals")
+
+
+def month_records(restricted: duckdb.DuckDBPyConnection, ids: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """Per child of the night and calendar month, from the departments' records the store holds: school days and
+    days absent (欠席) of the school year, check-ups due and attended (効果検証's outcomes, outcomes.md)."""
+    r = restricted.execute("""
+        with attendance as (
+            select p.address_code, date_trunc('month', a.school_day)::date as month, count(*) as school_days,
+                   count(*) filter (where a.is_absent) as days_absent
+            from staging.stg_school__attendance a join intermediate.int_pupils p using (pupil_id)
+            where a.school_day <= $as_of
+            group by all
+        ),
+        checkups as (
+            select address_code, date_trunc('month', scheduled_date)::date as month, count(*) as checkups_due,
+                   count(attended_date) filter (where attended_date <= $as_of) as checkups_attended
+            from staging.stg_health__checkups
+            where scheduled_date <= $as_of
+            group by all
+        )
+        select * from attendance full join checkups using (address_code, month)""", {"as_of": as_of}).pl()
+    return r.join(ids.select("address_code", "child_token"), on="address_code", how="inner").select(
+        "child_token", "month", "school_days", "days_absent", "checkups_due", "checkups_attended")
+
+
+def build_outcome_months(con: duckdb.DuckDBPyConnection, records: pl.DataFrame) -> int:
+    """outcome_months: one row per child and month, the outcomes of outcomes.md beside the nights' signals (S1,
+    the domain count, on the list) from child_indicators' history, the support start (the 確認日 of the first
+    要支援) and the first night on the list. Rebuilt whole each night from what the store holds."""
+    reviews = "select child_token, min(reviewed_on) filter (where result = '要支援') as support_start from " \
+              "review_outcomes group by 1" if table_exists(con, "main.review_outcomes") else \
+              "select null::varchar as child_token, null::date as support_start where false"
+    with incoming_transaction(con, records.to_arrow()):
+        return con.execute(f"""
+            CREATE OR REPLACE TABLE outcome_months AS
+            with nights as (
+                select child_token, date_trunc('month', as_of)::date as month, bool_or(signal_s1) as s1_fired,
+                       max(domain_count) as domain_count, bool_or(is_flagged) as on_list, count(*) as nights
+                from child_indicators group by all
+            ),
+            listed as (
+                select child_token, min(as_of) as first_listed from child_indicators where is_flagged group by 1
+            )
+            select child_token, month, r.school_days, r.days_absent,
+                   round(1 - r.days_absent / nullif(r.school_days, 0), 4) as attendance_rate,
+                   r.checkups_due, r.checkups_attended, n.s1_fired, n.domain_count, n.on_list, n.nights,
+                   s.support_start, l.first_listed
+            from incoming r full join nights n using (child_token, month)
+            left join ({reviews}) s using (child_token)
+            left join listed l using (child_token)
+            order by child_token, month""").fetchone()[0]
 
 
 def withdrawn_people(restricted: duckdb.DuckDBPyConnection, token, as_of: date) -> dict[str, list[str]]:
@@ -187,6 +239,7 @@ def delete_history(con: duckdb.DuckDBPyConnection, people: dict[str, list[str]])
     """Their rows in every night of the analysts' tables, deleted (rights.md: suspension of use)."""
     deleted = {}
     for table, column, kind in (("child_indicators", "child_token", "child"), ("child_measures", "child_token", "child"),
+                                ("outcome_months", "child_token", "child"),
                                 ("household_indicators", "household_token", "household")):
         if people[kind] and table_exists(con, f"main.{table}"):
             deleted[table] = con.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT unnest(?))",

@@ -11,7 +11,7 @@ from pipelines.core.charts import Charts
 from pipelines.core.resources import MimamoriHome, NightLock, run_as_of
 from pipelines.core.store import connect, table_exists
 from pipelines.quality.expectations import evaluate, measure_rows
-from pipelines.quality.report import lab_section, quarantine_reasons, render, review_section
+from pipelines.quality.report import effect_section, lab_section, quarantine_reasons, render, review_section
 from pipelines.quality.resources import QualitySuites
 from pipelines.quality.summary import collect
 from pipelines.reviews.returns import outcomes_by_signals, timeliness
@@ -85,7 +85,8 @@ def nightly_report(context: dg.AssetExecutionContext, home: MimamoriHome, night_
     report = folder / "report.html"
     charts = Charts()
     report.write_text(render(as_of, summary, outcomes, dept, links, pl.concat([history, tonight]),
-                             quarantine_reasons(home.layout.quarantine(as_of)), docs, charts, reviews + lab),
+                             quarantine_reasons(home.layout.quarantine(as_of)), docs, charts, reviews + lab,
+                             effect_section(home.root)),
                       encoding="utf-8")
     for o in outcomes:
         if not o.passed:

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.analysis.labels import group_label
 from pipelines.analysis.lab import QUASI_IDENTIFIERS, singling_out
+from pipelines.analysis.labels import group_label
 from pipelines.core.charts import Charts
 from pipelines.core.html import STYLE, html_table
+from pipelines.outcomes.headline import latest_headline
 from pipelines.quality.expectations import Outcome
 
 
@@ -119,9 +120,20 @@ The pairs to review are in HOME/{html.escape(g['review_file'])} (owner-only).</p
 {html_table(["", "records", "share"], rows)}"""
 
 
+def effect_section(home: Path) -> str:
+    """The latest 効果検証 (`mimamori outcomes evaluate`): its headline and a link, or how to make one."""
+    latest = latest_headline(home)
+    if latest is None:
+        return ("<h2>効果検証 (did the support help?)</h2><p>まだ評価していません。分析担当が "
+                "<code>mimamori outcomes evaluate --home HOME</code> で作ります (none yet).</p>")
+    text, page = latest
+    return (f'<h2>効果検証 (did the support help?)</h2><p>{html.escape(text)} '
+            f'<a href="{html.escape(page.as_uri())}">評価の詳細 (the evaluation)</a></p>')
+
+
 def render(as_of: date, summary: dict, outcomes: list[Outcome], dept: pl.DataFrame, links: pl.DataFrame,
            history: pl.DataFrame, reasons: Counter, data_docs: Path | None, charts: Charts | None = None,
-           reviews: str = "") -> str:
+           reviews: str = "", effect: str = "") -> str:
     e = html.escape
     stale = {f["extract"]: f for f in summary.get("stale_sources", [])}
     in_use = summary.get("data_extracted_on", {})
@@ -170,6 +182,7 @@ This report holds counts only.</p>
 {guidance_section(summary.get("guidance_links", {}))}
 {reviews}
 {rights_section(summary)}
+{effect}
 <h2>Flagged children and trends</h2>
 <div class="plots">{''.join(f'<figure>{p}</figure>' for p in plots)}</div>
 </body></html>

@@ -2,7 +2,6 @@
 linkage.md shows, the review file is the owner's alone and audited, a returned 別人 holds on the next night
 and a bad returned row is quarantined with its reason."""
 
-import shutil
 import stat
 from datetime import date, timedelta
 
@@ -13,17 +12,15 @@ import pytest
 from pipelines.core.audit import AuditLog
 from pipelines.matching.review import LAYOUT, write_review_xlsx
 from pipelines.nightly import run_nightly
-from tests.helpers import AS_OF, restricted
+from tests.helpers import AS_OF, first_night, restricted
 
 YESTERDAY = AS_OF - timedelta(days=1)
 
 
 @pytest.fixture(scope="module")
-def nights(clean_municipality, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("guidance")
-    landing, home = folder / "landing", folder / "home"
-    shutil.copytree(clean_municipality / "landing", landing)
-    first = run_nightly(home, landing, YESTERDAY, quiet=True)
+def nights(clean_municipality, clean_first_night, tmp_path_factory):
+    landing, home = first_night(clean_municipality, clean_first_night, tmp_path_factory.mktemp("guidance"))
+    first = clean_first_night["run"]
     with restricted(home) as con:
         links = con.execute("select * from raw.jisou_links").pl()
         cases = con.execute("select * from raw.jisou").pl()

@@ -20,7 +20,7 @@ from pipelines.core import config
 from pipelines.core.audit import AuditLog
 from pipelines.lists.export import EXPORT_COLUMNS
 from pipelines.nightly import run_nightly
-from tests.helpers import AS_OF, check_evaluations, fill, materialization, restricted, rows_of
+from tests.helpers import AS_OF, check_evaluations, fill, first_night, materialization, restricted, rows_of
 
 YESTERDAY = AS_OF - timedelta(days=1)
 ROLES = ["A 要支援", "B 見守り", "C 支援不要", "D 支援不要 then a new signal", "E 対象外", "F unknown result",
@@ -28,11 +28,8 @@ ROLES = ["A 要支援", "B 見守り", "C 支援不要", "D 支援不要 then a 
 
 
 @pytest.fixture(scope="module")
-def loop(clean_municipality, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("reviews")
-    landing, home = folder / "landing", folder / "home"
-    shutil.copytree(clean_municipality / "landing", landing)
-    run_nightly(home, landing, YESTERDAY, quiet=True)
+def loop(clean_municipality, clean_first_night, tmp_path_factory):
+    landing, home = first_night(clean_municipality, clean_first_night, tmp_path_factory.mktemp("reviews"))
     [xlsx] = (home / "exports" / YESTERDAY.isoformat()).glob("*.xlsx")
     listed = rows_of(xlsx)
     assert len(listed) >= 10, "the tiny municipality lists ten children"
@@ -182,7 +179,7 @@ def test_reviews_reach_analysts_without_staff_codes_or_addresses(loop):
     con = duckdb.connect(str(loop["home"] / "warehouse" / "analysis.duckdb"), read_only=True)
     outcomes = con.execute("select * from review_outcomes").pl()
     con.close()
-    assert outcomes.columns == ["child_token", "list_date", "office_code", "rule_version", "days_to_review", "result",
+    assert outcomes.columns == ["child_token", "list_date", "reviewed_on", "office_code", "rule_version", "days_to_review", "result",
                                 "listed_signals"]
     assert outcomes.height == 7 and set(outcomes["result"]) == {"要支援", "見守り", "支援不要", "対象外"}
     assert (outcomes["days_to_review"] == 0).all()  # listed on the 29th, reviewed on the 29th
@@ -233,3 +230,48 @@ def test_children_awaiting_review_too_long_are_overdue_in_the_summary_report_and
     row = re.search(r"<tr><td class=\"l\">00</td><td[^>]*>(\d+)</td><td[^>]*><span class=\"warn\">(\d+)</span>", report)
     assert row and int(row.group(2)) == overdue
     assert json.dumps(config.rules()["review"]) == '{"valid_days": 180, "due_days": 14}'
+
+
+def test_the_outcome_evaluation_reads_the_pseudonymised_months_and_hides_groups_under_five(loop, tmp_path):
+    """効果検証 on a real home (outcomes.md): the months are in the analysts' store under tokens, the command
+    prints its headline and then the page, every outcome has its figures and n, and one supported child is far
+    too few to estimate anything: said so, not shown."""
+    import dagster as dg
+
+    from pipelines.definitions import defs
+    from pipelines.quality.report import effect_section
+
+    home = tmp_path / "home"
+    shutil.copytree(loop["home"], home, ignore=shutil.ignore_patterns(".dagster", "nightly.lock"))
+    with duckdb.connect(str(home / "warehouse" / "analysis.duckdb"), read_only=True) as con:
+        months = con.execute("select * from outcome_months").pl()
+    assert {"child_token", "month", "attendance_rate", "days_absent", "s1_fired", "checkups_due", "domain_count",
+            "on_list", "support_start", "first_listed"} <= set(months.columns)
+    assert months["child_token"].str.contains(r"^[0-9a-f]{32}$").all()
+    supported = months.filter(months["support_start"].is_not_null())["child_token"].unique()
+    assert supported.len() == 1  # A, reviewed 要支援
+    rates = months["attendance_rate"].drop_nulls()
+    assert rates.len() > 0 and rates.min() >= 0 and rates.max() <= 1
+
+    out = subprocess.run([str(Path(os.sys.executable).with_name("mimamori")), "outcomes", "evaluate", "--home",
+                          str(home), "--window-months", "2"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    *_, headline, page = out.stdout.strip().splitlines()
+    assert headline.startswith("outcomes: ") and "too few" in headline
+    assert Path(page) == home / "reports" / "outcomes" / AS_OF.isoformat() / "evaluation.html"
+    summary = json.loads(Path(page).with_name("evaluation.json").read_text())
+    assert summary["window_months"] == 2 and summary["children_supported"] == 1
+    for name, o in summary["outcomes"].items():
+        assert {"estimate", "ci_low", "ci_high", "n_supported", "n_comparison"} <= set(o), name
+        assert o["suppressed"] and o["estimate"] is None and o["n_supported"] < 5, name
+    text = Path(page).read_text()
+    assert "効果検証" in text and "表示せず" in text and "平行トレンド" in text and "<svg" in text
+    assert not any(code in text for code in loop["code"].values())  # no 宛名番号
+    assert "効果の推定は示していません" in effect_section(home)
+
+    os.environ.update({"MIMAMORI_HOME": str(home), "MIMAMORI_LANDING": str(loop["landing"])})
+    result = defs.resolve_job_def("evaluate_outcomes").execute_in_process(
+        run_config={"ops": {"evaluate_support_outcomes": {"config": {"window_months": 3, "as_of": AS_OF.isoformat()}}}},
+        instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    assert json.loads(Path(page).with_name("evaluation.json").read_text())["window_months"] == 3

@@ -19,7 +19,7 @@ from pipelines.core import config
 from pipelines.core.audit import AuditLog, verify
 from pipelines.nightly import run_nightly
 from pipelines.rights.requests import PERSON_TABLES
-from tests.helpers import AS_OF, check_evaluations, identifiers, materialization, restricted
+from tests.helpers import AS_OF, check_evaluations, first_night, identifiers, materialization, restricted
 
 YESTERDAY, TOMORROW = AS_OF - timedelta(days=1), AS_OF + timedelta(days=1)
 
@@ -62,11 +62,9 @@ def write(path: Path, text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def rights(clean_municipality, tmp_path_factory):
+def rights(clean_municipality, clean_first_night, tmp_path_factory):
     folder = tmp_path_factory.mktemp("rights")
-    landing, home = folder / "landing", folder / "home"
-    shutil.copytree(clean_municipality / "landing", landing)
-    run_nightly(home, landing, YESTERDAY, quiet=True)
+    landing, home = first_night(clean_municipality, clean_first_night, folder)
     baseline = folder / "baseline"
     shutil.copytree(home, baseline, ignore=shutil.ignore_patterns(".dagster", "nightly.lock"))
     with restricted(home) as con:

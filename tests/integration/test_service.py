@@ -24,20 +24,18 @@ from pipelines.nightly import run_nightly
 from pipelines.service.backup import BackupError, backup, restore
 from pipelines.service.rotation import opens
 from pipelines.service.status import night_status
-from tests.helpers import AS_OF, MIMAMORI, fill, restricted, rows_of
+from tests.helpers import AS_OF, MIMAMORI, fill, first_night, restricted, rows_of
 
 YESTERDAY, TOMORROW = AS_OF - timedelta(days=1), AS_OF + timedelta(days=1)
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def lived(clean_municipality, tmp_path_factory):
+def lived(clean_municipality, clean_first_night, tmp_path_factory):
     """Two nights: after the first, two children reviewed (要支援, 見守り) and a third's data suspended (利用停止);
     then a backup, its keys elsewhere."""
     folder = tmp_path_factory.mktemp("service")
-    landing, home = folder / "landing", folder / "home"
-    shutil.copytree(clean_municipality / "landing", landing)
-    assert run_nightly(home, landing, YESTERDAY, quiet=True).result.success
+    landing, home = first_night(clean_municipality, clean_first_night, folder)
     [xlsx] = Home(home).exports(YESTERDAY).glob("*.xlsx")
     listed = rows_of(xlsx)
     workbook = openpyxl.load_workbook(xlsx)
