@@ -31,6 +31,11 @@ def _fairness(summary: dict) -> list[list]:
     return rows
 
 
+def _named(counts: dict, words: dict) -> dict:
+    """Codes with their words beside them: '00 こども家庭センター', 'S1 月間欠席'."""
+    return {f"{k} {words.get(k, '')}".strip(): v for k, v in counts.items()}
+
+
 def _signal_labels() -> dict[str, str]:
     return {k.upper(): v["label"] for k, v in config.rules()["signals"].items()}
 
@@ -39,39 +44,42 @@ def render_evaluation(summary: dict, candidate_path: Path) -> str:
     e = html.escape
     cur, cand = summary["current"], summary["candidate"]
     reviews = summary["reviews"]
-    totals = [["flagged children", _n(cur["flagged"]), _n(cand["flagged"])],
-              ["added by the candidate", "", _n(summary["added"])],
-              ["removed by the candidate", "", _n(summary["removed"])],
-              ["resting only on other household members' records",
+    labels = _signal_labels()
+    totals = [["リスト掲載 (flagged children)", _n(cur["flagged"]), _n(cand["flagged"])],
+              ["候補で増える (added by the candidate)", "", _n(summary["added"])],
+              ["候補で減る (removed by the candidate)", "", _n(summary["removed"])],
+              ["本人以外の世帯員の記録だけによる掲載 (resting only on other members' records)",
                f"{_n(cur['resting_only_on_others'])} ({cur['resting_only_on_others_share'] or 0:.0%})",
                f"{_n(cand['resting_only_on_others'])} ({cand['resting_only_on_others_share'] or 0:.0%})"]]
+    review_words = {"flagged_and_reviewed": "掲載され確認された子ども", "judged_needs_support": "うち要支援",
+                    "needs_support_share": "要支援の割合", "reviewed_no_concern_still_flagged": "支援不要と確認されたのに掲載"}
     review_rows = [] if not reviews.get("reviewed_children") else [
-        [e(k), _n(reviews["current"][k]), _n(reviews["candidate"][k])]
-        for k in ("flagged_and_reviewed", "judged_needs_support", "needs_support_share",
-                  "reviewed_no_concern_still_flagged")]
+        [f"{review_words[k]} ({e(k)})", _n(reviews["current"][k]), _n(reviews["candidate"][k])] for k in review_words]
+    offices = {o["code"]: o["name"] for o in [config.offices()["default_office"], *(config.offices().get("offices") or [])]}
+    sides = ["", "現行ルール (rules in force)", "候補 (candidate)"]
     return f"""<!doctype html>
-<html lang="ja"><head><meta charset="utf-8"><title>rule evaluation {e(str(cand['version']))}</title>
+<html lang="ja"><head><meta charset="utf-8"><title>ルール案の評価 {e(str(cand['version']))}</title>
 <style>{STYLE}</style></head><body>
-<h1>ルール案の評価 — candidate {e(str(cand['version']))} against {e(str(cur['version']))}</h1>
-<p>Children of the night of {e(str(summary['as_of']))}: {summary['children']:,}. Candidate rules: {e(str(candidate_path))}.
-Computed on the analysts' pseudonymised store by the same rule macros as the nightly list; nothing in production
-was changed. Counts under 5 are shown as &lt;5.</p>
-<h2>The list</h2>
-{html_table(["", "rules in force", "candidate"], totals)}
-<h2>By domain</h2>
-{html_table(["domain", "rules in force", "candidate"], _side_by_side(cur["by_domain"], cand["by_domain"]))}
-<h2>By office</h2>
-{html_table(["office", "rules in force", "candidate"], _side_by_side(cur["by_office"], cand["by_office"]))}
-<h2>Children per signal</h2>
-{html_table(["signal", "rules in force", "candidate"], _side_by_side(cur["by_signal"], cand["by_signal"]))}
-<h2>Agreement with caseworkers' reviews</h2>
-{html_table(["", "rules in force", "candidate"], review_rows) if review_rows else "<p>No review has come back yet.</p>"}
-<h2>要支援と判断された割合（シグナルごと） — rules judged by caseworkers</h2>
-<p>Per signal on the reviewed list: the children reviewed, those judged 要支援, the share and its Wilson 95 % interval
-(latest review per child; fewer than 5 shown as —). The same table is in the 効果検証 report.</p>
-{html_table(HEADERS, table_rows(summary["signals_judged"], _signal_labels())) if summary["signals_judged"] else "<p>No review has come back yet.</p>"}
-<h2>Flag rates by group, as ratios to the overall rate</h2>
-<p>A prompt to look, never a verdict: a ratio far from 1 asks why a group is flagged more or less often.</p>
+<h1>ルール案の評価 — 候補 {e(str(cand['version']))} と現行 {e(str(cur['version']))} (rule evaluation)</h1>
+<p>{e(str(summary['as_of']))} の夜の子ども {summary['children']:,}人。候補のルール: {e(str(candidate_path))}。
+分析用の仮名化データに、夜間のリストと同じルールのマクロを当てて数えました。本番は何も変わっていません。
+5人未満は &lt;5 と表示します。</p>
+<h2>リスト (the list)</h2>
+{html_table(sides, totals)}
+<h2>領域ごと (by domain)</h2>
+{html_table(["領域", *sides[1:]], _side_by_side(cur["by_domain"], cand["by_domain"]))}
+<h2>支援拠点ごと (by office)</h2>
+{html_table(["支援拠点", *sides[1:]], _side_by_side(_named(cur["by_office"], offices), _named(cand["by_office"], offices)))}
+<h2>シグナルごとの子ども (children per signal)</h2>
+{html_table(["シグナル", *sides[1:]], _side_by_side(_named(cur["by_signal"], labels), _named(cand["by_signal"], labels)))}
+<h2>ケースワーカーの確認との一致 (agreement with caseworkers' reviews)</h2>
+{html_table(sides, review_rows) if review_rows else "<p>確認はまだ返ってきていません。</p>"}
+<h2>要支援と判断された割合（シグナルごと） (rules judged by caseworkers)</h2>
+<p>確認されたリストのシグナルごとに、確認された子ども、そのうち「要支援」、割合とWilsonの95%区間（子どもごとに最新の確認。
+5人未満は —）。同じ表が効果検証のページにもあります。</p>
+{html_table(HEADERS, table_rows(summary["signals_judged"], labels)) if summary["signals_judged"] else "<p>確認はまだ返ってきていません。</p>"}
+<h2>集団ごとの該当率（全体との比） (flag rates by group, as ratios to the overall rate)</h2>
+<p>見直すきっかけであり、判定ではありません。1から離れた比は、その集団が多く（少なく）掲載される理由を問いかけます。</p>
 {html_table(["属性 dimension", "集団 group", "児童数 children", "現行ルール rules in force", "候補 candidate"], _fairness(summary), left=2)}
 </body></html>
 """

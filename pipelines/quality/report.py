@@ -13,10 +13,12 @@ import polars as pl
 
 from pipelines.analysis.lab import QUASI_IDENTIFIERS, singling_out
 from pipelines.analysis.labels import group_label
+from pipelines.core import config
 from pipelines.core.charts import Charts
 from pipelines.core.html import STYLE, html_table
 from pipelines.outcomes.headline import latest_headline
 from pipelines.quality.expectations import Outcome
+from schemas.contract import EXTRACTS
 
 
 def quarantine_reasons(folder: Path) -> Counter:
@@ -33,6 +35,21 @@ def quarantine_reasons(folder: Path) -> Counter:
     return reasons
 
 
+COMBINATIONS_SHOWN = 15  # signal combinations in the review table: the most reviewed
+
+
+def extract_words(name: str) -> str:
+    """住民記録（jumin）: the department's data in words, the file's name for the data team."""
+    extract = EXTRACTS.get(name)
+    return f"{extract.title}（{name}）" if extract and extract.title else name
+
+
+def signal_words(combination: str) -> str:
+    """'E3+S1' as 'E3 就学援助 + S1 月間欠席'."""
+    labels = {k.upper(): v["label"] for k, v in config.rules()["signals"].items()}
+    return " + ".join(f"{s} {labels.get(s, '')}".strip() for s in combination.split("+"))
+
+
 def review_section(timeliness: pl.DataFrame, by_signals: pl.DataFrame, due_days: int) -> str:
     """Step ② in numbers: the work queue and timeliness per office, 要支援 per signal combination."""
     def share(n, d) -> str:
@@ -41,20 +58,25 @@ def review_section(timeliness: pl.DataFrame, by_signals: pl.DataFrame, due_days:
     def count(v) -> str:
         return "&lt;5" if v is None else f"{v:,}"
 
-    office_rows = [[html.escape(str(r["office_code"])), f"{r['awaiting_tonight']:,}",
+    names = {o["code"]: o["name"] for o in [config.offices()["default_office"], *(config.offices().get("offices") or [])]}
+    office_rows = [[html.escape(f"{r['office_code']} {names.get(str(r['office_code']), '')}".strip()),
+                    f"{r['awaiting_tonight']:,}",
                     f'<span class="warn">{r["overdue_tonight"]:,}</span>' if r["overdue_tonight"] else "0",
                     f"{r['due_so_far']:,}", f"{r['reviewed_in_time']:,}", share(r["reviewed_in_time"], r["due_so_far"])]
                    for r in timeliness.iter_rows(named=True)]
-    signal_rows = [[html.escape(r["signals"]), count(r["reviews"]), count(r["needs_support"]),
-                    share(r["needs_support"], r["reviews"])] for r in by_signals.iter_rows(named=True)]
-    return f"""<h2>Caseworkers' reviews (確認結果) and the work queue</h2>
-<p>A child on the list awaits a caseworker's review; after {due_days} days without one it is overdue.</p>
-{html_table(["office", "awaiting review tonight", "overdue tonight", "listings due so far",
-         f"reviewed within {due_days} days", "share in time"], office_rows) if office_rows else "<p>No list yet.</p>"}
-<p>Share judged 要支援 (needs support) by the signals the child had on the reviewed list; counts under 5 are
-shown as &lt;5.</p>
-{html_table(["signals on the reviewed list", "reviews", "要支援", "share"], signal_rows)
- if signal_rows else "<p>No review has come back yet.</p>"}"""
+    combinations = list(by_signals.iter_rows(named=True))
+    shown = sorted(combinations, key=lambda r: -(r["reviews"] or 0))[:COMBINATIONS_SHOWN]
+    signal_rows = [[html.escape(signal_words(r["signals"])), count(r["reviews"]), count(r["needs_support"]),
+                    share(r["needs_support"], r["reviews"])] for r in shown]
+    rest = len(combinations) - len(shown)
+    return f"""<h2>ケースワーカーの確認と作業待ち (caseworkers' reviews and the work queue)</h2>
+<p>リストに載った子どもは確認を待ちます。{due_days}日を過ぎても確認がなければ「期限超過」です。</p>
+{html_table(["支援拠点 office", "確認待ち（今夜）", "期限超過（今夜）", "これまでに期限が来た掲載",
+         f"{due_days}日以内に確認", "期限内の割合"], office_rows) if office_rows else "<p>まだリストがありません。</p>"}
+<p>確認されたリストでの該当シグナルの組み合わせごとに「要支援」と判断された割合（確認の多い{COMBINATIONS_SHOWN}通りまで
+{f"、ほか{rest}通りは省略" if rest > 0 else ""}）。5人未満は &lt;5。シグナルごとの割合と区間は効果検証のページにあります。</p>
+{html_table(["確認されたリストのシグナル", "確認", "要支援", "割合"], signal_rows)
+ if signal_rows else "<p>確認はまだ返ってきていません。</p>"}"""
 
 
 def lab_section(analysis, as_of: date, gov: dict) -> str:
@@ -80,31 +102,30 @@ def lab_section(analysis, as_of: date, gov: dict) -> str:
     children = analysis.execute(f"select {', '.join(QUASI_IDENTIFIERS)} from child_indicators where as_of = ?",
                                 [as_of]).pl()
     risk = singling_out(children, QUASI_IDENTIFIERS, threshold)
-    return f"""<h2>Fairness of the rules in force, and re-identification risk</h2>
-<p>Flag rates by group as ratios to the overall rate (outside {low}–{high} in orange): a prompt to look, never a
-verdict. "-": a group too small to judge (fewer children than would give {threshold} flags at the overall rate),
-or counts under {threshold} suppressed.</p>
+    return f"""<h2>ルールの公平性と再識別のリスク (fairness of the rules in force, re-identification risk)</h2>
+<p>集団ごとの該当率を全体の該当率との比で示します（{low}〜{high} の外はオレンジ）。見直すきっかけであり、判定ではありません。
+「-」は判断するには小さすぎる集団（全体の率で{threshold}人の該当に届かない）か、{threshold}人未満で伏せた数です。</p>
 {html_table(["属性 dimension", "集団 group", "児童数 children", "該当 flagged", "比 ratio"], rows, left=2)}
-<p>child_indicators' quasi-identifiers ({e(", ".join(QUASI_IDENTIFIERS))}) single out
-<b>{risk['unique_share']:.1%}</b> of {risk['children']:,} children; <b>{risk['under_k_share']:.1%}</b> are in groups of
-fewer than {threshold}. Pseudonymised data (仮名加工情報) for use inside the municipality only; for research outside
-it, `mimamori research extract` (匿名加工, k-anonymous by measurement).</p>"""
+<p>分析用データ（child_indicators）の準識別子（{e(", ".join(QUASI_IDENTIFIERS))}）で一人に特定できる子どもは
+{risk['children']:,}人中 <b>{risk['unique_share']:.1%}</b>、{threshold}人未満の組にいる子どもは <b>{risk['under_k_share']:.1%}</b>
+(its quasi-identifiers single out {risk['unique_share']:.1%}). 仮名加工情報として市の中だけで使います。外部の研究には
+<code>mimamori research extract</code>（匿名加工、k-匿名性を測って確かめます）。</p>"""
 
 
 def rights_section(summary: dict) -> str:
     """Residents' rights in counts, and any user over the day's limit of re-identifications and reports."""
     e, rights = html.escape, summary.get("rights", {})
     rows = [[e(k), f"{v:,}"] for k, v in rights.get("people_set_aside", {}).items()]
-    rows += [[e(f"rows set aside: {k}"), f"{v:,}"] for k, v in rights.get("rows_set_aside", {}).items()]
-    rows += [["corrections (訂正) in force", f"{rights.get('corrections_active', 0):,}"],
-             ["corrections applied tonight", f"{rights.get('corrections_applied_tonight', 0):,}"],
-             ["corrections reflected in the department's own data tonight",
-              e(", ".join(rights.get("corrections_reflected_tonight") or []) or "none")]]
+    rows += [[e(f"別に保管した行: {extract_words(k)}"), f"{v:,}"] for k, v in rights.get("rows_set_aside", {}).items()]
+    rows += [["有効な訂正 (corrections in force)", f"{rights.get('corrections_active', 0):,}"],
+             ["今夜適用した訂正", f"{rights.get('corrections_applied_tonight', 0):,}"],
+             ["今夜、担当課のデータにも反映された訂正",
+              e(", ".join(rights.get("corrections_reflected_tonight") or []) or "なし")]]
     alerts = "".join(f'<li class="warn">{e(a["user"])}: {a["requests"]} re-identifications and disclosure reports '
                      f'on {e(a["day"])} (limit {a["limit"]} a day)</li>' for a in summary.get("access_alerts", []))
-    return f"""<h2>Residents' rights (利用停止・訂正) and access (再識別・開示)</h2>
-{html_table(["", "count"], rows)}
-{f"<p>Access alerts:</p><ul>{alerts}</ul>" if alerts else "<p>No user went over the day's limit of re-identifications and disclosure reports.</p>"}"""
+    return f"""<h2>住民の権利（利用停止・訂正）と閲覧（再識別・開示） (residents' rights and access)</h2>
+{html_table(["", "件数"], rows)}
+{f"<p>閲覧の警告 (access alerts):</p><ul>{alerts}</ul>" if alerts else "<p>再識別・開示の一日の上限を超えた利用者はいません。</p>"}"""
 
 
 def guidance_section(g: dict) -> str:
@@ -113,11 +134,11 @@ def guidance_section(g: dict) -> str:
         return ""
     n = max(g["records"], 1)
     rows = [[label, f"{v:,}", f"{v / n:.1%}"] for label, v in (
-        ("自動照合 linked automatically", g["auto"]), ("確認済 linked by the data team's decision", g["reviewed"]),
-        ("照合確認へ to the data team's review", g["review"]), ("照合なし found in no resident", g["none"]))]
-    return f"""<p>児童相談所の名簿 (the child guidance centre's list, jisou): {g['records']:,} records.
-The pairs to review are in HOME/{html.escape(g['review_file'])} (owner-only).</p>
-{html_table(["", "records", "share"], rows)}"""
+        ("自動照合（自動で連携）", g["auto"]), ("確認済（データ担当の判断で連携）", g["reviewed"]),
+        ("照合確認へ（データ担当の確認待ち）", g["review"]), ("照合なし（住民に見つからない）", g["none"]))]
+    return f"""<p>児童相談所の名簿（jisou）: {g['records']:,}件。照合を確認する組は HOME/{html.escape(g['review_file'])}
+（所有者のみ閲覧可）にあります。</p>
+{html_table(["", "件数", "割合"], rows)}"""
 
 
 def effect_section(home: Path) -> str:
@@ -144,46 +165,48 @@ def render(as_of: date, summary: dict, outcomes: list[Outcome], dept: pl.DataFra
             ' <span class="warn">STALE</span>'
 
     not_judged = "".join(f'<li class="warn">{e(f["not_judged"])}</li>' for f in stale.values() if f["not_judged"])
-    dept_rows = [[e(r["extract"]), f"{in_use.get(r['extract'], '-')}" + freshness(r["extract"]),
+    dept_rows = [[e(extract_words(r["extract"])), f"{in_use.get(r['extract'], '-')}" + freshness(r["extract"]),
                   f"{r['rows']:,}", "-" if r["previous_rows"] is None else f"{r['row_change']:+.1%}",
                   f"{r['quarantined_rows']:,}"] for r in dept.iter_rows(named=True)]
-    check_rows = [[e(o.check), '<span class="ok">passed</span>' if o.passed else '<span class="warn">FAILED</span>',
+    check_rows = [[e(o.check), '<span class="ok">合格 passed</span>' if o.passed else '<span class="warn">不合格 FAILED</span>',
                    f'<span style="text-align:left">{e(o.message)}</span>'] for o in outcomes]
-    reason_rows = [[e(x), e(r), f"{n:,}"] for (x, r), n in reasons.most_common(20)]
+    reason_rows = [[e(extract_words(x)), e(r), f"{n:,}"] for (x, r), n in reasons.most_common(20)]
     link_rows = [[e(d), f"{u:,}", f"{t:,}", f"{rate:.1%}"]
                  for d, u, t, rate in zip(links["description"], links["unmatched"], links["total"], links["link_rate"])]
     flagged = summary.get("flagged", {})
     charts = charts or Charts()
-    plots = [charts.bars(summary.get("by_domain", {}) or {"-": 0}, "該当児童 by domain (tonight)"),
-             charts.bars(summary.get("by_office", {}) or {"-": 0}, "該当児童 by office (tonight)"),
-             charts.trend(history, "flagged_children", "flagged children, last runs"),
-             charts.trend(history, "rows", "rows per department, last runs"),
-             charts.trend(history, "link_rate", "link rates, last runs")]
-    docs = f'<p>Great Expectations Data Docs: <a href="{e(data_docs.as_uri())}">{e(str(data_docs))}</a></p>' \
+    words = {"all": "全体", **{name: x.title for name, x in EXTRACTS.items() if x.title},
+             **dict(zip(links["measure"], links["description"]))} if "measure" in links.columns else {"all": "全体"}
+    history = history.with_columns(subject=pl.col("subject").replace(words))
+    plots = [charts.bars(summary.get("by_domain", {}) or {"-": 0}, "リスト掲載（領域別・今夜）"),
+             charts.bars(summary.get("by_office", {}) or {"-": 0}, "リスト掲載（支援拠点別・今夜）"),
+             charts.trend(history, "flagged_children", "リスト掲載の推移（直近の夜）"),
+             charts.trend(history, "rows", "各課のデータ件数の推移"),
+             charts.trend(history, "link_rate", "連携率の推移")]
+    docs = f'<p>Great Expectations の Data Docs（チェックの詳細）: <a href="{e(data_docs.as_uri())}">{e(str(data_docs))}</a></p>' \
         if data_docs else ""
     return f"""<!doctype html>
 <html lang="ja"><head><meta charset="utf-8"><title>mimamori nightly report {as_of}</title>
 <style>{STYLE}</style></head><body>
-<h1>mimamori 見守り — nightly report, as of {as_of}</h1>
-<p>Children in the population: <b>{summary.get('children', 0):,}</b>; flagged <b>{sum(flagged.values()):,}</b>
-(新規 new {flagged.get('新規', 0):,}, 継続 continuing {flagged.get('継続', 0):,}); 解除 released
-{summary.get('released', 0):,}. Rule version {e(str(summary.get('rule_version', '')))}.
-This report holds counts only.</p>
-{f"<p>判定していない項目 (not judged tonight, no usable data):</p><ul>{not_judged}</ul>" if not_judged else ""}
-<h2>Departments: freshness and rows</h2>
-{html_table(["extract", "data in use (extraction date)", "rows", "change", "quarantined tonight"], dept_rows)}
-<h2>Quality checks (Great Expectations)</h2>
-{html_table(["check", "result", "detail"], check_rows, left=3)}
+<h1>見守り（mimamori）夜間レポート — {as_of} 時点 (nightly report)</h1>
+<p>対象の子ども <b>{summary.get('children', 0):,}</b>人、リスト掲載 <b>{sum(flagged.values()):,}</b>人
+（新規 {flagged.get('新規', 0):,}人、継続 {flagged.get('継続', 0):,}人）、解除 {summary.get('released', 0):,}人。
+ルール版 {e(str(summary.get('rule_version', '')))}。このレポートは人数だけを載せています (counts only).</p>
+{f"<p>判定していない項目（使えるデータがない） (not judged tonight):</p><ul>{not_judged}</ul>" if not_judged else ""}
+<h2>各課のデータ: 鮮度と件数 (departments: freshness and rows)</h2>
+{html_table(["データ extract", "使用中のデータ（抽出日）", "件数", "前回比", "今夜の隔離"], dept_rows)}
+<h2>品質チェック (quality checks, Great Expectations)</h2>
+{html_table(["チェック check", "結果", "内容 detail"], check_rows, left=3)}
 {docs}
-<h2>Quarantined rows by reason</h2>
-{html_table(["extract", "reason", "rows"], reason_rows, left=2) if reason_rows else "<p>None tonight.</p>"}
-<h2>Link rates</h2>
-{html_table(["measure", "unmatched", "total", "linked"], link_rows)}
+<h2>隔離した行（理由別） (quarantined rows by reason)</h2>
+{html_table(["データ extract", "理由", "行数"], reason_rows, left=2) if reason_rows else "<p>今夜はありません。</p>"}
+<h2>連携率 (link rates)</h2>
+{html_table(["項目", "連携できない", "全体", "連携率"], link_rows)}
 {guidance_section(summary.get("guidance_links", {}))}
 {reviews}
 {rights_section(summary)}
 {effect}
-<h2>Flagged children and trends</h2>
+<h2>リスト掲載と推移 (flagged children and trends)</h2>
 <div class="plots">{''.join(f'<figure>{p}</figure>' for p in plots)}</div>
 </body></html>
 """

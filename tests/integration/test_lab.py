@@ -92,8 +92,8 @@ def test_fairness_ratios_are_kept_every_night_and_checked(nightly_home):
     assert fairness.filter(pl.col("flagged").is_between(1, 4)).is_empty()  # small cells suppressed
     assert "analysis/fairness_nightly:fairness_within_band" in check_evaluations(nightly_home["second"].result)
     report = (nightly_home["home"] / "reports" / AS_OF.isoformat() / "report.html").read_text(encoding="utf-8")
-    assert "Fairness of the rules in force" in report and "single out" in report
-    section = report.split("Fairness of the rules in force")[1].split("</table>")[0]
+    assert "ルールの公平性と再識別のリスク" in report and "single out" in report
+    section = report.split("ルールの公平性と再識別のリスク")[1].split("</table>")[0]
     shown = {tuple(re.sub(r"<[^>]+>", "", c) for c in cells[:2]): re.sub(r"<[^>]+>", "", cells[4])
              for cells in (re.findall(r"<td[^>]*>(.*?)</td>", row) for row in section.split("<tr>")) if len(cells) == 5}
     assert len(shown) == fairness.height

@@ -44,13 +44,13 @@ def test_an_extract_halved_overnight_fails_its_check_with_how_much_and_the_list_
     with restricted(home) as con:
         assert con.execute("select count(*) from marts.flagged_children where as_of = ?", [AS_OF]).fetchone()[0] > 0
     report = (home / "reports" / AS_OF.isoformat() / "report.html").read_text(encoding="utf-8")
-    assert "FAILED" in report and "outside ±20%" in report
+    assert "不合格 FAILED" in report and "outside ±20%" in report
 
 
 def test_report_is_self_contained_and_complete(nightly_home):
     report = (nightly_home["home"] / "reports" / AS_OF.isoformat() / "report.html").read_text(encoding="utf-8")
-    for section in ["Departments: freshness and rows", "Quarantined rows by reason", "Link rates",
-                    "Flagged children and trends", "Quality checks (Great Expectations)"]:
+    for section in ["各課のデータ: 鮮度と件数", "隔離した行（理由別）", "連携率", "リスト掲載と推移", "品質チェック",
+                    "効果検証"]:
         assert section in report
     assert report.count("<svg") == 5
     external = re.findall(r'(?:src|href)="(https?://[^"]+)"', report) + re.findall(r"url\(https?://", report)
@@ -104,7 +104,7 @@ def test_report_renders_in_chromium(nightly_home):
         browser, page = chromium_page(p)
         page.goto(report.as_uri())
         page.wait_for_selector("svg")
-        assert page.locator("h2").count() == 8
+        assert page.locator("h2").count() == 9  # with 効果検証
         assert page.locator("svg").count() == 5
         page.screenshot(path=str(shot), full_page=True)
         browser.close()

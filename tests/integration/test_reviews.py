@@ -237,8 +237,8 @@ def test_children_awaiting_review_too_long_are_overdue_in_the_summary_report_and
 
     assert f"{overdue:,} overdue (00 こども家庭センター: {overdue})" in render(night.summary, home, loop["landing"])
     report = (home / "reports" / later.isoformat() / "report.html").read_text(encoding="utf-8")
-    assert "Caseworkers' reviews (確認結果) and the work queue" in report
-    row = re.search(r"<tr><td class=\"l\">00</td><td[^>]*>(\d+)</td><td[^>]*><span class=\"warn\">(\d+)</span>", report)
+    assert "ケースワーカーの確認と作業待ち" in report
+    row = re.search(r"<tr><td class=\"l\">00 こども家庭センター</td><td[^>]*>(\d+)</td><td[^>]*><span class=\"warn\">(\d+)</span>", report)
     assert row and int(row.group(2)) == overdue
     assert json.dumps(config.rules()["review"]) == '{"valid_days": 180, "due_days": 14}'
 
