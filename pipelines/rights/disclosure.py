@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from pipelines.analysis.marts import analysis_path, tokenizer
 from pipelines.core import config
@@ -23,6 +24,7 @@ from pipelines.core.audit import AuditLog
 from pipelines.core.home import Home
 from pipelines.core.keys import key_path
 from pipelines.core.store import table_exists
+from pipelines.rights.letter import CODE_WORDS, attendance_by_month, holdings, letter
 from pipelines.rights.requests import PERSON_TABLES, purge_date, set_aside_table
 from schemas.contract import EXTRACTS
 
@@ -33,6 +35,7 @@ font-size:10.5pt}h1{font-size:1.5rem}h2{font-size:1.15rem;border-bottom:1px soli
 table{border-collapse:collapse;margin:.4rem 0;width:100%}td,th{border:1px solid #99a;padding:.2rem .4rem;text-align:left;
 vertical-align:top;white-space:pre-wrap;word-break:keep-all;overflow-wrap:anywhere}th{background:#eef2f7}
 table.record{width:auto;min-width:40%}table.record th{width:12rem}.note{color:#52606d}.aside{color:#b54708}
+.letter{font-size:11pt;line-height:1.7}.letter p.to{text-align:right}.appendix{break-before:page}
 @media print{body{margin:0;max-width:none;font-size:9pt}h2{break-after:avoid}tr{break-inside:avoid}
 @page{size:A4;margin:14mm}}
 """
@@ -76,6 +79,11 @@ def department_sections(con: duckdb.DuckDBPyConnection, code: str) -> list[Secti
                                           _source_file, _source_line, {reason}
                                    from {table} where {person} in (select unnest(?))
                                    order by _source_file, _source_line""", [keys])
+        for column, words in CODE_WORDS.items():  # codes in words: 性別 男, 保健室利用 あり
+            if column in columns:
+                i = columns.index(column)
+                for row in section.rows:
+                    row[i] = f"{words.get(row[i], row[i])}" if row[i] is not None else None
         for row in section.rows:
             if row[-1] and row[-1] != "":
                 row[-1] = "除外中（" + row[-1].replace("teishi:", "利用停止 ").replace("teisei:", "訂正 ").replace(
@@ -166,7 +174,7 @@ def reidentifications(home: Path, code: str, household: str | None) -> Section:
     return section
 
 
-def render(title: str, facts: list[tuple[str, str]], sections: list[Section]) -> str:
+def render(title: str, facts: list[tuple[str, str]], sections: list[Section], letter_html: str = "") -> str:
     e = html.escape
 
     def table(s: Section) -> str:
@@ -186,7 +194,11 @@ def render(title: str, facts: list[tuple[str, str]], sections: list[Section]) ->
                     for s in sections)
     return f"""<!doctype html>
 <html lang="ja"><head><meta charset="utf-8"><title>{e(title)}</title><style>{STYLE}</style></head><body>
-<h1>{e(title)}</h1><table>{fact_rows}</table>{parts}
+{letter_html}
+<section class="appendix"><h1>付録: 保有しているすべての記録</h1>
+<p class="note">各課から届いたファイルの行をそのまま載せています（出典ファイルと行番号つき）。状態「使用中」は見守りで使って
+いる記録、「除外中」は利用停止や訂正のため使っていない記録です。</p>
+<table>{fact_rows}</table>{parts}</section>
 <p class="note">このファイルは個人情報です。取扱注意。見守りリストは支援の要否を判断するための1次スクリーニングであり、
 本人について何かを決定するものではありません。</p></body></html>
 """
@@ -211,17 +223,57 @@ def person_report(home: Path, code: str, reason: str, user: str, con: duckdb.Duc
         purge = purge_date(registry[3], gov["removed_person_days"])
         facts.append(("消去予定日", f"{purge}（住民記録から{registry[2] or '消除'}された日 {registry[3]} の"
                                     f"{gov['removed_person_days']}日後に、見守りのすべての記録を消去します）"))
-    sections = department_sections(con, code) + screening_sections(con, code, token, home) + \
-        request_sections(con, code) + [reidentifications(home, code, household)]
+    requests = request_sections(con, code)
+    looked = reidentifications(home, code, household)
+    sections = department_sections(con, code) + screening_sections(con, code, token, home) + requests + [looked]
+    letter_html = _letter(con, code, registry, gov, requests, looked)
     folder = Home(home).disclosures
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
     path = folder / f"開示_{token[:12]}_{now:%Y%m%d%H%M%S}.html"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # owner-only from the first byte
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(render("保有個人情報の開示（見守り）", facts, sections))
+        f.write(render("保有個人情報の開示（見守り）", facts, sections, letter_html))
     _pdf(path)
     return path
+
+
+def _letter(con: duckdb.DuckDBPyConnection, code: str, registry: tuple | None, gov: dict, requests: list[Section],
+            looked: Section) -> str:
+    """The letter before the appendix (letter.py), from the same store."""
+    keys = {"address_code": [code], "pupil_id": [], "case_number": []}
+    for t in ("raw.gakureibo", set_aside_table("gakureibo")):
+        if table_exists(con, t):
+            keys["pupil_id"] += [r[0] for r in con.execute(f"select pupil_id from {t} where address_code = ?", [code]).fetchall()]
+    if table_exists(con, "raw.jisou_links"):
+        keys["case_number"] = [r[0] for r in con.execute("select case_number from raw.jisou_links where address_code = ? "
+                                                         "and band = 'link'", [code]).fetchall()]
+    name = None
+    for t in ("raw.jumin", set_aside_table("jumin")):
+        if name is None and table_exists(con, t):
+            found = con.execute(f"select full_name from {t} where address_code = ?", [code]).fetchone()
+            name = found[0] if found else None
+    nights = con.execute("select as_of, office_code, signal_ids from marts.flag_list_history where address_code = ? "
+                         "order by as_of", [code]).pl() if table_exists(con, "marts.flag_list_history") else \
+        pl.DataFrame(schema={"as_of": pl.Date, "office_code": pl.String, "signal_ids": pl.List(pl.String)})
+    reviews = [tuple(r) for t in ("raw.reviews", set_aside_table("reviews")) if table_exists(con, t)
+               for r in con.execute(f"select reviewed_on, result from {t} where address_code = ? order by reviewed_on",
+                                    [code]).fetchall()]
+    offices = config.offices()
+    office = offices["default_office"]
+    if nights.height:
+        office = next((o for o in offices["offices"] if o["code"] == nights["office_code"][-1]), office)
+    days = gov["removed_person_days"]
+    if registry and registry[1] == "消除":
+        deletion = (f"お子さんは{registry[3]}に住民記録から{registry[2] or '消除'}されました。その{days}日後の"
+                    f"{purge_date(registry[3], days)}に、見守りのすべての記録を消去します。")
+    else:
+        deletion = (f"お子さんが市の住民である間は保持します。転出などで住民記録から消除された日から{days}日後に、"
+                    "見守りのすべての記録を消去します。")
+    corrections, suspensions = len(requests[0].rows), len(requests[1].rows)
+    return letter(name=name, office=office, held=holdings(con, keys), nights=nights, reviews=reviews,
+                  looked=len(looked.rows), deletion=deletion, corrections=corrections, suspensions=suspensions,
+                  months=attendance_by_month(con, keys["pupil_id"]))
 
 
 def _pdf(page: Path) -> Path | None:
