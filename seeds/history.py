@@ -150,7 +150,7 @@ class SchoolYearHistory:
         months = self.with_support(self.writer.attendance_days(-(1 << 40), _days(self.as_of))).join(
             pl.DataFrame({"pupil": list(code_of), "child_token": list(code_of.values())},
                          schema={"pupil": pl.UInt32, "child_token": pl.String}), on="pupil").group_by(
-            "child_token", month=pl.col("day").cast(pl.Date).dt.truncate("1mo")).agg(
+            "child_token", month=pl.col("day").cast(pl.Date).dt.strftime("%Y-%m")).agg(
             school_days=pl.len(), days_absent=(pl.col("status") == 1).sum())
         months = months.with_columns(attendance_rate=1 - pl.col("days_absent") / pl.col("school_days"))
         ages = self.world.gakureibo.select(child_token=pl.col("address_code").cast(pl.String).str.zfill(15), age="age")

@@ -171,14 +171,14 @@ def month_records(restricted: duckdb.DuckDBPyConnection, ids: pl.DataFrame, as_o
     days absent (欠席) of the school year, check-ups due and attended (効果検証's outcomes, outcomes.md)."""
     r = restricted.execute("""
         with attendance as (
-            select p.address_code, date_trunc('month', a.school_day)::date as month, count(*) as school_days,
+            select p.address_code, strftime(a.school_day, '%Y-%m') as month, count(*) as school_days,
                    count(*) filter (where a.is_absent) as days_absent
             from staging.stg_school__attendance a join intermediate.int_pupils p using (pupil_id)
             where a.school_day <= $as_of
             group by all
         ),
         checkups as (
-            select address_code, date_trunc('month', scheduled_date)::date as month, count(*) as checkups_due,
+            select address_code, strftime(scheduled_date, '%Y-%m') as month, count(*) as checkups_due,
                    count(attended_date) filter (where attended_date <= $as_of) as checkups_attended
             from staging.stg_health__checkups
             where scheduled_date <= $as_of
@@ -190,7 +190,8 @@ def month_records(restricted: duckdb.DuckDBPyConnection, ids: pl.DataFrame, as_o
 
 
 def build_outcome_months(con: duckdb.DuckDBPyConnection, records: pl.DataFrame) -> int:
-    """outcome_months: one row per child and month, the outcomes of outcomes.md beside the nights' signals (S1,
+    """outcome_months: one row per child and calendar month ('2026-10': a month, never a day, so that no value
+    reads as a date of birth), the outcomes of outcomes.md beside the nights' signals (S1,
     the domain count, on the list) from child_indicators' history, the support start (the 確認日 of the first
     要支援) and the first night on the list. Rebuilt whole each night from what the store holds."""
     reviews = "select child_token, min(reviewed_on) filter (where result = '要支援') as support_start from " \
@@ -200,7 +201,7 @@ def build_outcome_months(con: duckdb.DuckDBPyConnection, records: pl.DataFrame) 
         return con.execute(f"""
             CREATE OR REPLACE TABLE outcome_months AS
             with nights as (
-                select child_token, date_trunc('month', as_of)::date as month, bool_or(signal_s1) as s1_fired,
+                select child_token, strftime(as_of, '%Y-%m') as month, bool_or(signal_s1) as s1_fired,
                        max(domain_count) as domain_count, bool_or(is_flagged) as on_list, count(*) as nights
                 from child_indicators group by all
             ),

@@ -64,7 +64,9 @@ class Panel:
     def __init__(self, children: pl.DataFrame, months: pl.DataFrame, window: int, last_month: date):
         self.window, self.last = window, month_index(last_month)
         self.children = children
-        months = months.with_columns(index=pl.col("month").dt.year().cast(pl.Int64) * 12 + pl.col("month").dt.month() - 1)
+        # months as the analysts' store writes them, '2026-10'
+        months = months.with_columns(index=pl.col("month").str.slice(0, 4).cast(pl.Int64) * 12
+                                     + pl.col("month").str.slice(5, 2).cast(pl.Int64) - 1)
         self.by_child = {token[0]: frame for token, frame in months.group_by("child_token")}
 
     def before_after(self, token: str, start: int, outcome: str) -> tuple[float, float] | None:

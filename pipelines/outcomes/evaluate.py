@@ -68,7 +68,7 @@ def load(con: duckdb.DuckDBPyConnection, as_of: date | None) -> tuple[date, pl.D
         select child_token, month, attendance_rate, days_absent::double as days_absent, s1_fired::int as s1_fired,
                checkups_attended / nullif(checkups_due, 0) as checkup_attended, domain_count::double as domain_count,
                on_list::int as on_list
-        from outcome_months where month <= ?""", [as_of]).pl()
+        from outcome_months where month <= strftime(?::date, '%Y-%m')""", [as_of]).pl()
     children = con.execute(f"""
         with listed as (
             select distinct child_token, first_listed, support_start from outcome_months

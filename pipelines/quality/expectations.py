@@ -133,19 +133,18 @@ class Evaluation:
             failed = [r for r in results[f"{name}_measures"] + results.get(f"{name}_codes", []) if not r["success"]]
             message = "; ".join(_describe(name, r, row) for r in failed)
             outcomes.append(Outcome(f"ge_{name}", name, not failed,
-                                    message or f"{name}: {row['rows']:,} rows"
-                                    + (f" ({row['row_change']:+.1%} since the previous night)"
-                                       if row["previous_rows"] else " (first night)")))
+                                    message or f"{row['rows']:,}行"
+                                    + (f"（前夜比 {row['row_change']:+.1%}）" if row["previous_rows"] else "（最初の夜）")))
         low = self.links.filter(pl.col("link_rate") < MIN_LINK_RATE)
         outcomes.append(Outcome("ge_link_rates", "link_rates", all(r["success"] for r in results["link_rates"]),
                                 "; ".join(f"{m}: {r:.1%} linked" for m, r in zip(low["measure"], low["link_rate"]))
-                                or "every department links at ≥ 95 %"))
+                                or f"すべての連携率が {MIN_LINK_RATE:.0%} 以上"))
         average = self.average
         outcomes.append(Outcome("ge_list_size", "flagged_children",
                                 all(r["success"] for r in results["flag_list_size"]),
-                                f"{self.flagged:,} flagged" + (
-                                    f", {self.change:+.1%} against the average of the previous nights "
-                                    f"({average:,.1f})" if average else " (first night)")))
+                                f"リスト掲載 {self.flagged:,}人" + (
+                                    f"（これまでの夜の平均 {average:,.1f}人に対し {self.change:+.1%}）" if average
+                                    else "（最初の夜）")))
         return outcomes, validated.docs
 
     def _answer(self, restart, timeout):

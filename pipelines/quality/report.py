@@ -44,6 +44,13 @@ def extract_words(name: str) -> str:
     return f"{extract.title}（{name}）" if extract and extract.title else name
 
 
+def check_words(check: str) -> str:
+    """ge_jumin as 住民記録（ge_jumin）: what is checked in words, the check's name for the Dagster UI."""
+    subject = {"ge_link_rates": "連携率", "ge_list_size": "リストの人数"}.get(check) or \
+        extract_words(check.removeprefix("ge_")).split("（")[0]
+    return f"{subject}（{check}）"
+
+
 def signal_words(combination: str) -> str:
     """'E3+S1' as 'E3 就学援助 + S1 月間欠席'."""
     labels = {k.upper(): v["label"] for k, v in config.rules()["signals"].items()}
@@ -168,7 +175,7 @@ def render(as_of: date, summary: dict, outcomes: list[Outcome], dept: pl.DataFra
     dept_rows = [[e(extract_words(r["extract"])), f"{in_use.get(r['extract'], '-')}" + freshness(r["extract"]),
                   f"{r['rows']:,}", "-" if r["previous_rows"] is None else f"{r['row_change']:+.1%}",
                   f"{r['quarantined_rows']:,}"] for r in dept.iter_rows(named=True)]
-    check_rows = [[e(o.check), '<span class="ok">合格 passed</span>' if o.passed else '<span class="warn">不合格 FAILED</span>',
+    check_rows = [[e(check_words(o.check)), '<span class="ok">合格 passed</span>' if o.passed else '<span class="warn">不合格 FAILED</span>',
                    f'<span style="text-align:left">{e(o.message)}</span>'] for o in outcomes]
     reason_rows = [[e(extract_words(x)), e(r), f"{n:,}"] for (x, r), n in reasons.most_common(20)]
     link_rows = [[e(d), f"{u:,}", f"{t:,}", f"{rate:.1%}"]
