@@ -138,6 +138,11 @@ def step_detail(step_key: str, state: StepState) -> str:
         return f"{state.checks} checks" + (f", {state.checks_failed} warned" if state.checks_failed else ", all passed")
     if step_key == "governance__retention_purge":
         return f"{_number(md.get('persons_purged')) or 0:,} persons purged"
+    if step_key == "matching__jisou_links":
+        if md.get("linked") is None:
+            return f"{_number(md.get('records')) or 0:,} 児童相談所 records, none linked"
+        return (f"{_number(md.get('records')) or 0:,} 児童相談所 records: {_number(md.get('linked')) or 0:,} linked, "
+                f"{_number(md.get('to_review')) or 0:,} to review")
     return ""
 
 
