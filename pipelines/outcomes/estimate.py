@@ -2,7 +2,8 @@
 
 A supported child (a 要支援 review; its start is the review's 確認日) is compared with children first listed in
 the same weeks who were not supported within the window (reviewed 見守り, or not yet reviewed): matched on age
-band, the flag's domains, and the outcome in the months before the start (the k nearest). The estimate is a
+band, the flag's domains, and the attendance rate in the months before the start (the k nearest; the
+outcome's own months before for a child with no school months). The estimate is a
 difference in differences — (after − before) of the supported child, less the mean (after − before) of its
 matched comparison — averaged over supported children; months are calendar months relative to the start's
 month (before: −N … −1, after: +1 … +N; the start's own month, half treated, in neither). Its 95 % interval is
@@ -26,6 +27,7 @@ from scipy import stats
 from pipelines.analysis.judged import CONFIDENCE
 
 NEAREST = 3  # comparison children per supported child
+MATCH_ON = "attendance_rate"  # the months before that comparison children are matched on (outcomes.md)
 SAME_WEEKS_DAYS = 14  # first listed within this many days of the supported child: "the same weeks"
 RESAMPLES = 1999
 AGE_BANDS = [(0, 5), (6, 11), (12, 14), (15, 17)]  # 未就学, 小学生, 中学生, 15〜17歳
@@ -68,6 +70,14 @@ class Panel:
         months = months.with_columns(index=pl.col("month").str.slice(0, 4).cast(pl.Int64) * 12
                                      + pl.col("month").str.slice(5, 2).cast(pl.Int64) - 1)
         self.by_child = {token[0]: frame for token, frame in months.group_by("child_token")}
+
+    def before(self, token: str, start: int, outcome: str) -> float | None:
+        """The outcome's mean over the months before ``start``, or None."""
+        frame = self.by_child.get(token)
+        if frame is None:
+            return None
+        values = frame.filter(pl.col(outcome).is_not_null() & (pl.col("index") - start).is_between(-self.window, -1))
+        return float(values[outcome].cast(pl.Float64).mean()) if values.height else None
 
     def before_after(self, token: str, start: int, outcome: str) -> tuple[float, float] | None:
         """The outcome's mean over the months before and after ``start`` (a month index), or None when either
@@ -128,7 +138,15 @@ def design(panel: Panel, outcome: str, supported: pl.DataFrame) -> Design:
         if not found:
             unmatched += 1
             continue
-        found.sort(key=lambda item: (abs(item[1][0] - own[0]), item[0]))
+        # nearest on the attendance rate before the start (outcomes.md); on the outcome's own months before
+        # for a child with no school months (an infant's check-ups)
+        key = panel.before(s["child_token"], start, MATCH_ON)
+        if key is None:
+            distance = {t: abs(ba[0] - own[0]) for t, ba in found}
+        else:
+            theirs = {t: panel.before(t, start, MATCH_ON) for t, _ in found}
+            distance = {t: float("inf") if v is None else abs(v - key) for t, v in theirs.items()}
+        found.sort(key=lambda item: (distance[item[0]], item[0]))
         kept.append(s["child_token"])
         changes.append(own[1] - own[0])
         candidates.append(np.array([position[t] for t, _ in found]))
