@@ -1,9 +1,11 @@
 """効果検証 against the generator's truth (../shared/spec/outcomes.md): a school year replayed night by night.
 
-    .venv/bin/python bench/outcomes.py --seed 1 --effect 0.3 [--preset kaga] [--as-of 2026-12-05] [--window 3]
+    .venv/bin/python bench/outcomes.py --seed 1 --effect 0.3 [--preset kaga] [--as-of 2026-12-05] [--window 3] [--out DIR]
+
+(`--support-effect` is the same as `--effect`, as outcomes.md names it.)
 
 Draws the municipality with a planted support effect D (a supported child's daily absence probability × (1 − D)
-after the start) and pupils' passing bad spells, then for each month's end: the departments deliver, the night
+after the start) and pupils' passing bad spells, then for each night (the first of each month, then T): the departments deliver, the night
 runs, the caseworkers return their reviews of its list (seeds/history.py). Then `mimamori outcomes evaluate`'s
 own function on the home, and the truth (answers/outcomes_truth.json). Prints the naive before/after of the
 supported children beside the estimate, and last:
@@ -72,7 +74,8 @@ def run(preset: str, seed: int, effect: float, as_of: date, window: int, out: Pa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--effect", type=float, default=0.3)
+    parser.add_argument("--effect", "--support-effect", dest="effect", type=float, default=0.3,
+                        help="D: a supported child's daily absence probability × (1 − D) after the start")
     parser.add_argument("--preset", default="kaga")
     parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 12, 5))
     parser.add_argument("--window", type=int, default=3)
