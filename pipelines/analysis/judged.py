@@ -10,7 +10,8 @@ CONFIDENCE = 0.95
 
 def share_judged(reviews: pl.DataFrame, min_group: int) -> pl.DataFrame:
     """Per signal: the listed children with it whose (latest) review was 要支援, as a share with its Wilson 95 %
-    interval (scipy's binomtest); n under ``min_group`` suppressed. ``reviews``: child_token, reviewed_on,
+    interval (scipy's binomtest); a signal reviewed for fewer than ``min_group`` children is hidden, and so are the
+    count, share and interval of 1 … min_group − 1 children judged 要支援. ``reviews``: child_token, reviewed_on,
     result, listed_signals (the signals the child had on the reviewed list)."""
     from scipy import stats  # imported here: the night imports this package, and needs no scipy
 
@@ -21,6 +22,9 @@ def share_judged(reviews: pl.DataFrame, min_group: int) -> pl.DataFrame:
     for r in per_signal.sort("signal").iter_rows(named=True):
         if r["reviewed"] < min_group:
             rows.append({**r, "reviewed": None, "judged": None, "share": None, "ci_low": None, "ci_high": None})
+            continue
+        if 0 < r["judged"] < min_group:  # a small cell: the children judged 要支援, and what would give them away
+            rows.append({**r, "judged": None, "share": None, "ci_low": None, "ci_high": None})
             continue
         ci = stats.binomtest(r["judged"], r["reviewed"]).proportion_ci(CONFIDENCE, method="wilson")
         rows.append({**r, "share": r["judged"] / r["reviewed"], "ci_low": ci.low, "ci_high": ci.high})

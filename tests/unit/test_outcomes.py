@@ -88,12 +88,12 @@ def test_groups_under_five_are_not_estimated():
     assert few.suppressed and few.estimate is None and few.ci_low is None and few.n_supported == 4
 
 
-def test_the_share_judged_per_signal_has_a_wilson_interval_and_hides_small_signals():
+def test_the_share_judged_per_signal_has_a_wilson_interval_and_hides_small_cells():
     reviews = pl.DataFrame({
-        "child_token": [f"t{i}" for i in range(24)],
-        "reviewed_on": [date(2026, 11, 1)] * 24,
-        "result": ["要支援"] * 6 + ["見守り"] * 14 + ["要支援"] * 4,
-        "listed_signals": [["S1", "E3"]] * 20 + [["C2"]] * 4})
+        "child_token": [f"t{i}" for i in range(34)],
+        "reviewed_on": [date(2026, 11, 1)] * 34,
+        "result": ["要支援"] * 6 + ["見守り"] * 14 + ["要支援"] * 4 + ["要支援"] * 2 + ["見守り"] * 8,
+        "listed_signals": [["S1", "E3"]] * 20 + [["C2"]] * 4 + [["H1"]] * 10})
     table = {r["signal"]: r for r in share_judged(reviews, 5).to_dicts()}
     assert table["S1"]["reviewed"] == 20 and table["S1"]["judged"] == 6 and table["S1"]["share"] == pytest.approx(0.3)
     # Wilson's interval for 6 of 20, by its formula
@@ -102,3 +102,4 @@ def test_the_share_judged_per_signal_has_a_wilson_interval_and_hides_small_signa
     assert table["S1"]["ci_low"] == pytest.approx(centre - half, abs=1e-4)
     assert table["S1"]["ci_high"] == pytest.approx(centre + half, abs=1e-4)
     assert table["C2"]["reviewed"] is None and table["C2"]["share"] is None  # 4 children: not shown
+    assert table["H1"]["reviewed"] == 10 and table["H1"]["judged"] is None and table["H1"]["share"] is None  # 2 judged
