@@ -15,6 +15,7 @@
       reports/<T>/                  the nightly report, the summary, the quality measures
       reports/great_expectations/   Great Expectations' context and Data Docs, its worker's log
       reports/rules/<version>/      the rule lab's evaluations
+      reports/outcomes/<T>/         効果検証's evaluations (`mimamori outcomes evaluate`)
       disclosures/                  開示 reports (owner-only)
 
 Nothing else joins folder names under HOME: code asks this object for the path.
@@ -123,6 +124,13 @@ class Home:
 
     def rules_evaluation(self, version: str) -> Path:
         return self.reports_root / "rules" / str(version)
+
+    @property
+    def outcomes_evaluations(self) -> Path:
+        return self.reports_root / "outcomes"
+
+    def outcomes_evaluation(self, as_of: date) -> Path:
+        return self.outcomes_evaluations / as_of.isoformat()
 
     @property
     def disclosures(self) -> Path:

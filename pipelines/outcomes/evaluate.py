@@ -118,7 +118,7 @@ def evaluate_outcomes(home: Path, window_months: int = 3, as_of: date | None = N
         "outcomes": outcomes, "by_domain": by_domain,
         "signals": signals.to_dicts(),
     }
-    folder = Home(home).reports_root / "outcomes" / as_of.isoformat()
+    folder = Home(home).outcomes_evaluation(as_of)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "evaluation.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n",
                                             encoding="utf-8")

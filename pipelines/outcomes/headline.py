@@ -13,7 +13,7 @@ HEADLINE = "attendance_rate"  # the outcome the headline speaks of
 
 def latest_headline(home: Path) -> tuple[str, Path] | None:
     """The newest evaluation's headline sentence, in Japanese, and its html; None before any evaluation."""
-    root = Home(home).reports_root / "outcomes"
+    root = Home(home).outcomes_evaluations
     found = sorted(root.glob("*/evaluation.json")) if root.exists() else []
     if not found:
         return None
