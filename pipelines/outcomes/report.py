@@ -62,18 +62,21 @@ def render(summary: dict, trajectory: pl.DataFrame) -> str:
     rows = []
     for name, o in summary["outcomes"].items():
         scale, digits = scale_of.get(name, 1), 1 if name in scale_of else 2
-        rows.append([e(o["label"]), e(RESULT_WORDS[o["better"]]), f"{_signed(o['estimate'], scale, digits)} {unit_of[name]}",
+        unit = f" {unit_of[name]}"
+        rows.append([e(o["label"]), e(RESULT_WORDS[o["better"]]),
+                     "—" if o["estimate"] is None else _signed(o["estimate"], scale, digits) + unit,
                      _interval(o["ci_low"], o["ci_high"], scale, digits), _n(o["n_supported"], m), _n(o["n_comparison"], m),
-                     f"{_signed(o['naive'], scale, digits)} {unit_of[name]}"])
-    domain_rows = [[e(d["label"]), f"{_signed(d['estimate'], 100, 1)} ポイント", _interval(d["ci_low"], d["ci_high"], 100, 1),
-                    _n(d["n_supported"], m), _n(d["n_comparison"], m)] for d in summary["by_domain"].values()]
+                     "—" if o["naive"] is None else _signed(o["naive"], scale, digits) + unit])
+    domain_rows = [[e(d["label"]), "—" if d["estimate"] is None else f"{_signed(d['estimate'], 100, 1)} ポイント",
+                    _interval(d["ci_low"], d["ci_high"], 100, 1), _n(d["n_supported"], m), _n(d["n_comparison"], m)]
+                   for d in summary["by_domain"].values()]
     labels = {k.upper(): v["label"] for k, v in config.rules()["signals"].items()}
     signal_rows = table_rows(summary["signals"], labels)
     missing = f'<p class="warn">グラフの文字のうちフォントにないもの: {e(", ".join(charts.missing))}</p>' \
         if charts.missing else ""
     return f"""<!doctype html>
 <html lang="ja"><head><meta charset="utf-8"><title>効果検証 {e(summary['as_of'])}</title>
-<style>{STYLE}</style></head><body>
+<style>{STYLE}td,th{{white-space:nowrap}}</style></head><body>
 <h1>効果検証 — 支援は役に立ったか（{e(summary['as_of'])} 時点）</h1>
 <p>リストに載った子ども {summary['children_listed']}人のうち、ケースワーカーの確認で「要支援」となった子ども
 {summary['children_supported']}人について、支援の開始（最初の「要支援」の確認日）の前後 {summary['window_months']}か月を、
