@@ -90,6 +90,8 @@ def evaluate_outcomes(home: Path, window_months: int = 3, as_of: date | None = N
     """The evaluation of the store as it stands (or as of a past night); the folder and the summary."""
     from pipelines.outcomes.report import render
 
+    if window_months < 1:
+        raise ValueError(f"the window must be at least one month either side of the start, not {window_months}")
     min_group = max(5, config.governance()["small_cell_threshold"])
     con = duckdb.connect(str(_store(home)), read_only=True)
     try:
